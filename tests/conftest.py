@@ -22,3 +22,7 @@ def need_service(env_var: str, what: str) -> str:
     if os.environ.get("RANVIER_TEST_REQUIRE_SERVICES"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+# The ``database`` / ``raw_database`` / ``database_url`` fixtures for store tests.
+pytest_plugins = ["tests.db_fixtures"]

@@ -1,0 +1,519 @@
+"""The SQLite driver: reads on the event loop, writes group-committed by one writer thread.
+
+Theory of operation
+-------------------
+SQLite allows one writer at a time, and in WAL mode readers never wait for it.
+So the driver keeps two connections to the same file:
+
+* A **read connection** used directly on the event loop. A point read costs a
+  few microseconds, less than handing it to a thread would, so
+  :meth:`SqliteDatabase.fetchone` and :meth:`SqliteDatabase.fetchall` run it
+  inline (callers keep those reads bounded). Each read is its own implicit
+  transaction, so it sees every write committed before it started.
+
+* A **writer connection** owned by one thread. Every write -- single
+  statements from :meth:`SqliteDatabase.execute` and whole transactions from
+  :meth:`SqliteDatabase.transaction` -- is a job on that thread's queue.
+
+Group commit: when the writer takes a single-statement job it also drains
+every other single-statement job already waiting (up to ``max_batch``) and
+runs them all inside one ``BEGIN IMMEDIATE ... COMMIT``, each in its own
+``SAVEPOINT``, so one failing statement is rolled back alone and reported to
+its own caller while the others commit. Each caller's future resolves only
+after the ``COMMIT``. Under load a batch collects the writes that arrived
+while the previous one was committing, so the cost of a commit is shared;
+when idle a batch holds one write and the latency is a single commit.
+
+Transactions: ``async with db.transaction() as conn`` queues a transaction
+job. When the writer reaches it, it runs ``BEGIN IMMEDIATE`` and then serves
+statements from that transaction's private queue, one at a time, until the
+coroutine sends ``COMMIT`` or ``ROLLBACK`` (on any exception, cancellation
+included). Meanwhile other writes wait in the main queue, so a transaction
+should not await unrelated slow work. Reads through ``conn`` run on the
+writer connection, so they see the transaction's own writes. A failed
+statement poisons the transaction, as on PostgreSQL (see :mod:`ranvier.db.api`).
+Do not call ``db.execute`` while holding a transaction in the same task: it
+would wait for the transaction, which waits for the task.
+
+``fetchone``/``fetchall`` on the database send anything that is not a plain
+query (``INSERT ... RETURNING``, ``WITH ...``) to the writer as a batched job.
+
+Results cross back to the loop with ``call_soon_threadsafe``, once per batch.
+The optional ``on_query(seconds)`` hook is always called on the event loop.
+
+Connection strings: ``file:PATH``, ``file:PATH?mode=...`` (SQLite URI), a
+plain path, or ``:memory:`` -- which is a private database file in a fresh
+temporary directory (under ``/dev/shm`` when it exists) deleted on
+:meth:`~SqliteDatabase.close`, so tests get the exact WAL semantics of a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import queue
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, Final
+
+from ranvier.db.api import Connection, DatabaseError, Dialect, IntegrityError, Row, UniqueViolation
+from ranvier.db.placeholders import is_read_only, split_script, to_sqlite
+
+QueryHook = Callable[[float], None]
+
+MIN_SQLITE_VERSION: Final = (3, 35, 0)  # RETURNING; ON CONFLICT DO UPDATE needs 3.24
+_UNIQUE_CODES: Final = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
+
+# Job kinds.
+_EXEC: Final = 0
+_MANY: Final = 1
+_ONE: Final = 2
+_ALL: Final = 3
+_SCRIPT: Final = 4
+_COMMIT: Final = 5
+_ROLLBACK: Final = 6
+
+
+def map_error(exc: sqlite3.Error) -> DatabaseError:
+    """Translate a :mod:`sqlite3` exception into the portable hierarchy."""
+    if isinstance(exc, sqlite3.IntegrityError):
+        if getattr(exc, "sqlite_errorname", "") in _UNIQUE_CODES:
+            return UniqueViolation(str(exc))
+        return IntegrityError(str(exc))
+    return DatabaseError(f"{type(exc).__name__}: {exc}")
+
+
+@dataclass
+class WriterStats:
+    """Counters kept by the writer thread (read them for metrics and tests)."""
+
+    commits: int = 0
+    """``COMMIT`` statements the writer issued (batches plus transactions)."""
+    batched_writes: int = 0
+    """Single-statement jobs executed through group commit."""
+    largest_batch: int = 0
+    transactions: int = 0
+    """``transaction()`` blocks run (committed or rolled back)."""
+
+
+class _Job:
+    """One statement for the writer thread, and the future its caller awaits."""
+
+    __slots__ = ("args", "fut", "kind", "sql")
+
+    def __init__(self, kind: int, sql: str, args: Any, fut: asyncio.Future[Any] | None) -> None:
+        self.kind = kind
+        self.sql = sql
+        self.args = args
+        self.fut = fut
+
+
+class _Txn:
+    """A transaction job: the writer serves ``ops`` until COMMIT or ROLLBACK."""
+
+    __slots__ = ("ops", "started")
+
+    def __init__(self, started: asyncio.Future[None]) -> None:
+        self.started = started
+        self.ops: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+
+
+_STOP: Final = object()
+_Result = tuple[asyncio.Future[Any] | None, BaseException | None, Any, float]
+
+
+def _parse_target(connection_string: str) -> tuple[str, bool, str | None]:
+    """Return (database argument for sqlite3.connect, uri flag, temp dir to delete)."""
+    if connection_string in (":memory:", "file::memory:"):
+        base = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        tmpdir = tempfile.mkdtemp(prefix="ranvier-sqlite-", dir=base)
+        return os.path.join(tmpdir, "db.sqlite"), False, tmpdir
+    if connection_string.startswith("file:"):
+        if "?" in connection_string:
+            return connection_string, True, None
+        return connection_string[len("file:") :], False, None
+    if connection_string.startswith("sqlite:"):
+        raise DatabaseError(f"unsupported connection string {connection_string!r}; use file:PATH")
+    return connection_string, False, None
+
+
+class SqliteDatabase:
+    """A :class:`~ranvier.db.api.Database` on one SQLite file. Build with :meth:`open`."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(
+        self,
+        reader: sqlite3.Connection,
+        writer: sqlite3.Connection,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        on_query: QueryHook | None,
+        max_batch: int,
+        tmpdir: str | None,
+    ) -> None:
+        self._reader = reader
+        self._writer = writer
+        self._loop = loop
+        self._on_query = on_query
+        self._max_batch = max_batch
+        self._tmpdir = tmpdir
+        self._queue: queue.SimpleQueue[_Job | _Txn | object] = queue.SimpleQueue()
+        self._closed = False
+        self._stopped: asyncio.Future[None] = loop.create_future()
+        self.stats = WriterStats()
+        self._thread = threading.Thread(target=self._run, name="ranvier-sqlite-writer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    async def open(
+        cls,
+        connection_string: str,
+        *,
+        on_query: QueryHook | None = None,
+        busy_timeout_ms: int = 5000,
+        max_batch: int = 512,
+    ) -> SqliteDatabase:
+        """Open (creating if needed) the database named by ``connection_string``."""
+        if sqlite3.sqlite_version_info < MIN_SQLITE_VERSION:
+            raise DatabaseError(
+                f"SQLite {sqlite3.sqlite_version} is too old; ranvier needs "
+                + ".".join(map(str, MIN_SQLITE_VERSION))
+            )
+        target, uri, tmpdir = _parse_target(connection_string)
+        try:
+            writer = _connect(target, uri, busy_timeout_ms)
+            # WAL lets the loop's reads proceed while the writer commits.
+            writer.execute("PRAGMA journal_mode=WAL").close()
+            writer.execute("PRAGMA synchronous=NORMAL")
+            reader = _connect(target, uri, busy_timeout_ms)
+        except sqlite3.Error as exc:
+            if tmpdir is not None:
+                shutil.rmtree(tmpdir, ignore_errors=True)
+            raise map_error(exc) from exc
+        return cls(
+            reader,
+            writer,
+            asyncio.get_running_loop(),
+            on_query=on_query,
+            max_batch=max_batch,
+            tmpdir=tmpdir,
+        )
+
+    # -- reads on the loop -------------------------------------------------
+
+    def _read(self, sql: str, args: Sequence[Any], many: bool) -> Any:
+        if self._closed:
+            raise DatabaseError("database is closed")
+        start = time.perf_counter()
+        try:
+            cur = self._reader.execute(to_sqlite(sql), args)
+            try:
+                result = cur.fetchall() if many else cur.fetchone()
+            finally:
+                cur.close()
+        except sqlite3.Error as exc:
+            raise map_error(exc) from exc
+        finally:
+            if self._on_query is not None:
+                self._on_query(time.perf_counter() - start)
+        return result
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        """Return the first row of a query, or None. Writes go to the writer thread."""
+        if is_read_only(sql):
+            row: Row | None = self._read(sql, args, False)
+            return row
+        result: Row | None = await self._submit(_ONE, sql, args)
+        return result
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        """Return all rows of a query. Writes go to the writer thread."""
+        if is_read_only(sql):
+            rows: list[Row] = self._read(sql, args, True)
+            return rows
+        result: list[Row] = await self._submit(_ALL, sql, args)
+        return result
+
+    # -- writes through the writer thread ----------------------------------
+
+    def _submit(self, kind: int, sql: str, args: Any) -> asyncio.Future[Any]:
+        if self._closed:
+            raise DatabaseError("database is closed")
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._queue.put(_Job(kind, sql, args, fut))
+        return fut
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one write statement; group-committed with concurrent writes."""
+        result: int = await self._submit(_EXEC, sql, args)
+        return result
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per argument tuple; all or nothing."""
+        await self._submit(_MANY, sql, args)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Connection]:
+        """Hold the writer for one ``BEGIN IMMEDIATE ... COMMIT`` unit."""
+        if self._closed:
+            raise DatabaseError("database is closed")
+        txn = _Txn(self._loop.create_future())
+        self._queue.put(txn)
+        try:
+            await txn.started
+        except BaseException:
+            # If the writer did or will BEGIN, make it roll back and move on.
+            txn.ops.put(_Job(_ROLLBACK, "", (), None))
+            raise
+        conn = _TxnConnection(self, txn)
+        try:
+            yield conn
+        except BaseException:
+            conn.closed = True
+            fut = self._loop.create_future()
+            txn.ops.put(_Job(_ROLLBACK, "", (), fut))
+            # The original exception matters more than how the rollback went.
+            with suppress(Exception, asyncio.CancelledError):
+                await fut
+            raise
+        conn.closed = True
+        await conn.submit(_COMMIT, "", ())
+
+    async def close(self) -> None:
+        """Finish queued writes, stop the writer thread and close both connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        await self._stopped
+        self._reader.close()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+
+    # -- the writer thread -------------------------------------------------
+
+    def _run(self) -> None:
+        pending: object = None
+        try:
+            while True:
+                job = pending if pending is not None else self._queue.get()
+                pending = None
+                if job is _STOP:
+                    break
+                if isinstance(job, _Txn):
+                    self._run_txn(job)
+                    continue
+                assert isinstance(job, _Job)
+                batch = [job]
+                while len(batch) < self._max_batch:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if not isinstance(nxt, _Job):
+                        pending = nxt
+                        break
+                    batch.append(nxt)
+                self._run_batch(batch)
+        finally:
+            self._writer.close()
+            self._post_stopped()
+
+    def _post_stopped(self) -> None:
+        def done() -> None:
+            if not self._stopped.done():
+                self._stopped.set_result(None)
+
+        with suppress(RuntimeError):  # the loop is gone; nobody is waiting
+            self._loop.call_soon_threadsafe(done)
+
+    def _execute(self, job: _Job) -> Any:
+        """Run one job's statement on the writer connection and return its result."""
+        w = self._writer
+        sql = to_sqlite(job.sql)
+        if job.kind == _MANY:
+            w.executemany(sql, job.args).close()
+            return None
+        if job.kind == _SCRIPT:
+            for statement in split_script(job.sql):
+                w.execute(statement).close()
+            return None
+        cur = w.execute(sql, job.args)
+        try:
+            if job.kind == _ONE:
+                return cur.fetchone()
+            if job.kind == _ALL:
+                return cur.fetchall()
+            return cur.rowcount if cur.rowcount >= 0 else 0
+        finally:
+            cur.close()
+
+    def _run_batch(self, batch: list[_Job]) -> None:
+        w = self._writer
+        results: list[_Result] = []
+        single = len(batch) == 1
+        try:
+            w.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            err = map_error(exc)
+            self._deliver([(job.fut, err, None, 0.0) for job in batch])
+            return
+        ok = 0
+        for job in batch:
+            start = time.perf_counter()
+            try:
+                if not single:
+                    w.execute("SAVEPOINT batch_item")
+                result = self._execute(job)
+                if not single:
+                    w.execute("RELEASE batch_item")
+                results.append((job.fut, None, result, time.perf_counter() - start))
+                ok += 1
+            except sqlite3.Error as exc:
+                if not single:
+                    try:
+                        w.execute("ROLLBACK TO batch_item")
+                        w.execute("RELEASE batch_item")
+                    except sqlite3.Error:
+                        pass
+                results.append((job.fut, map_error(exc), None, time.perf_counter() - start))
+        try:
+            if single and ok == 0:
+                w.execute("ROLLBACK")
+            else:
+                w.execute("COMMIT")
+                self.stats.commits += 1
+        except sqlite3.Error as exc:
+            err = map_error(exc)
+            self._rollback_quietly()
+            results = [(fut, e or err, None, t) for fut, e, _, t in results]
+        self.stats.batched_writes += len(batch)
+        if len(batch) > self.stats.largest_batch:
+            self.stats.largest_batch = len(batch)
+        self._deliver(results)
+
+    def _rollback_quietly(self) -> None:
+        if self._writer.in_transaction:
+            with suppress(sqlite3.Error):
+                self._writer.execute("ROLLBACK")
+
+    def _run_txn(self, txn: _Txn) -> None:
+        w = self._writer
+        self.stats.transactions += 1
+        try:
+            w.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._deliver([(txn.started, map_error(exc), None, 0.0)])
+            return
+        self._deliver([(txn.started, None, None, 0.0)])
+        failed: BaseException | None = None
+        while True:
+            job = txn.ops.get()
+            if job.kind == _ROLLBACK:
+                self._rollback_quietly()
+                self._deliver([(job.fut, None, None, 0.0)])
+                return
+            if job.kind == _COMMIT:
+                if failed is not None:
+                    self._rollback_quietly()
+                    self._deliver([(job.fut, failed, None, 0.0)])
+                    return
+                try:
+                    w.execute("COMMIT")
+                    self.stats.commits += 1
+                    self._deliver([(job.fut, None, None, 0.0)])
+                except sqlite3.Error as exc:
+                    self._rollback_quietly()
+                    self._deliver([(job.fut, map_error(exc), None, 0.0)])
+                return
+            if failed is not None:
+                err = DatabaseError(
+                    "current transaction is aborted by an earlier error; "
+                    "statements are ignored until the end of the transaction block"
+                )
+                self._deliver([(job.fut, err, None, 0.0)])
+                continue
+            start = time.perf_counter()
+            try:
+                result = self._execute(job)
+            except sqlite3.Error as exc:
+                failed = map_error(exc)
+                self._deliver([(job.fut, failed, None, time.perf_counter() - start)])
+                continue
+            self._deliver([(job.fut, None, result, time.perf_counter() - start)])
+
+    def _deliver(self, results: list[_Result]) -> None:
+        with suppress(RuntimeError):  # the loop is closed: the callers are gone
+            self._loop.call_soon_threadsafe(self._resolve, results)
+
+    def _resolve(self, results: list[_Result]) -> None:
+        """On the loop: report timings and settle each caller's future."""
+        hook = self._on_query
+        for fut, exc, result, seconds in results:
+            if hook is not None and seconds:
+                hook(seconds)
+            if fut is None or fut.done():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            else:
+                fut.set_result(result)
+
+
+class _TxnConnection:
+    """The ``conn`` of ``async with db.transaction() as conn`` on SQLite."""
+
+    def __init__(self, db: SqliteDatabase, txn: _Txn) -> None:
+        self._db = db
+        self._txn = txn
+        self.closed = False
+
+    def submit(self, kind: int, sql: str, args: Any) -> asyncio.Future[Any]:
+        if self.closed and kind != _COMMIT:
+            raise DatabaseError("transaction is finished")
+        fut: asyncio.Future[Any] = self._db._loop.create_future()
+        self._txn.ops.put(_Job(kind, sql, args, fut))
+        return fut
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run a statement in the transaction; return the number of rows changed."""
+        result: int = await self.submit(_EXEC, sql, args)
+        return result
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per argument tuple in the transaction."""
+        await self.submit(_MANY, sql, args)
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        """First row of a query, seeing this transaction's writes."""
+        result: Row | None = await self.submit(_ONE, sql, args)
+        return result
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        """All rows of a query, seeing this transaction's writes."""
+        result: list[Row] = await self.submit(_ALL, sql, args)
+        return result
+
+    async def executescript(self, script: str) -> None:
+        """Run a multi-statement script inside the transaction (no implicit COMMIT)."""
+        await self.submit(_SCRIPT, script, ())
+
+
+def _connect(target: str, uri: bool, busy_timeout_ms: int) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        target,
+        uri=uri,
+        isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+        check_same_thread=False,  # the writer is created here, used on its thread
+        cached_statements=256,
+    )
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn

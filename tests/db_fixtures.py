@@ -1,0 +1,70 @@
+"""The ``database`` fixtures every store test uses: one test body, run on SQLite and PostgreSQL.
+
+* ``database_url`` -- a connection string for a fresh, empty database: a file in
+  ``tmp_path`` for SQLite, or a new ``ranvier_test_<hex>`` database on the
+  server named by ``RANVIER_TEST_POSTGRES`` (dropped afterwards).
+* ``raw_database`` -- that database opened, without migrations (migration tests).
+* ``database`` -- that database opened and migrated to the current schema.
+
+Each is parametrised over ``["sqlite", "postgres"]``; the PostgreSQL case is
+skipped locally (a failure under CI) when the server is not configured.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+
+from ranvier.db import Database, open_database
+from ranvier.db.migrations import migrate
+from tests.conftest import need_service
+
+
+def _with_database_name(dsn: str, name: str) -> str:
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+
+
+async def _admin_execute(dsn: str, sql: str) -> None:
+    con = await asyncpg.connect(dsn)
+    try:
+        await con.execute(sql)
+    finally:
+        await con.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A connection string for a fresh empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"file:{tmp_path / 'ranvier.sqlite'}"
+        return
+    server = need_service("RANVIER_TEST_POSTGRES", "PostgreSQL")
+    name = f"ranvier_test_{secrets.token_hex(6)}"
+    await _admin_execute(server, f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database_name(server, name)
+    finally:
+        await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def raw_database(database_url: str) -> AsyncIterator[Database]:
+    """A fresh database of each kind, opened but not migrated."""
+    db = await open_database(database_url)
+    try:
+        yield db
+    finally:
+        await db.close()
+
+
+@pytest.fixture
+async def database(raw_database: Database) -> Database:
+    """A fresh database of each kind with every migration applied."""
+    await migrate(raw_database)
+    return raw_database
