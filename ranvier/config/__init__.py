@@ -7,6 +7,16 @@ listen addresses); ``template`` renders the commented file ``ranvier generate-co
 prints; ``keyfile`` reads signing keys in either Dendrite's or Synapse's format.
 """
 
+from ranvier.config.loader import ConfigError, load_config, parse_config, parse_config_text
 from ranvier.config.schema import BindAddress, Config, DatabaseConfig, GlobalConfig
 
-__all__ = ["BindAddress", "Config", "DatabaseConfig", "GlobalConfig"]
+__all__ = [
+    "BindAddress",
+    "Config",
+    "ConfigError",
+    "DatabaseConfig",
+    "GlobalConfig",
+    "load_config",
+    "parse_config",
+    "parse_config_text",
+]
