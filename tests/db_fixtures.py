@@ -3,6 +3,7 @@
 * ``database_url`` -- a connection string for a fresh, empty database: a file in
   ``tmp_path`` for SQLite, or a new ``ranvier_test_<hex>`` database on the
   server named by ``RANVIER_TEST_POSTGRES`` (dropped afterwards).
+* ``postgres_url`` -- the PostgreSQL case alone, for PostgreSQL-only tests.
 * ``raw_database`` -- that database opened, without migrations (migration tests).
 * ``database`` -- that database opened and migrated to the current schema.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,12 +40,9 @@ async def _admin_execute(dsn: str, sql: str) -> None:
         await con.close()
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A connection string for a fresh empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"file:{tmp_path / 'ranvier.sqlite'}"
-        return
+@asynccontextmanager
+async def fresh_postgres_database() -> AsyncIterator[str]:
+    """Create ``ranvier_test_<hex>`` on the test server, yield its DSN, then drop it."""
     server = need_service("RANVIER_TEST_POSTGRES", "PostgreSQL")
     name = f"ranvier_test_{secrets.token_hex(6)}"
     await _admin_execute(server, f'CREATE DATABASE "{name}"')
@@ -51,6 +50,23 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield _with_database_name(server, name)
     finally:
         await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A connection string for a fresh empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"file:{tmp_path / 'ranvier.sqlite'}"
+        return
+    async with fresh_postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh empty PostgreSQL database, for tests of PostgreSQL-only behaviour."""
+    async with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -107,7 +107,11 @@ def load_migrations(directory: Path | None = None) -> list[Migration]:
 
 async def applied_versions(db: Database) -> list[int]:
     """Versions recorded in ``schema_migrations`` (creating the table if missing)."""
-    await db.execute(_BOOKKEEPING)
+    async with db.transaction() as conn:
+        # The lock keeps concurrent migrators from racing on CREATE TABLE IF NOT EXISTS.
+        if db.dialect == "postgres":
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _ADVISORY_LOCK_KEY)
+        await conn.execute(_BOOKKEEPING)
     rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     return [int(row[0]) for row in rows]
 

@@ -1,0 +1,117 @@
+"""SQLite-only behaviour of the driver: connection strings, pragmas, writer queue, close."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import pytest
+
+from ranvier.db import DatabaseError, IntegrityError, SqliteDatabase, open_database
+
+
+async def test_memory_database_is_private_and_removed(tmp_path: Path) -> None:
+    a = await open_database(":memory:")
+    b = await open_database(":memory:")
+    assert isinstance(a, SqliteDatabase) and a._tmpdir is not None
+    tmpdir = a._tmpdir
+    try:
+        await a.execute("CREATE TABLE t (x BIGINT)")
+        await a.execute("INSERT INTO t VALUES ($1)", 1)
+        assert await a.fetchall("SELECT x FROM t") == [(1,)]
+        with pytest.raises(DatabaseError):
+            await b.fetchall("SELECT x FROM t")
+    finally:
+        await a.close()
+        await b.close()
+    assert not os.path.exists(tmpdir)
+
+
+@pytest.mark.parametrize("form", ["plain", "file", "uri"])
+async def test_connection_string_forms(tmp_path: Path, form: str) -> None:
+    path = tmp_path / "x.db"
+    url = {"plain": str(path), "file": f"file:{path}", "uri": f"file:{path}?mode=rwc"}[form]
+    db = await open_database(url)
+    try:
+        await db.execute("CREATE TABLE t (x BIGINT)")
+    finally:
+        await db.close()
+    assert path.exists()
+    again = await open_database(f"file:{path}")
+    try:
+        assert await again.fetchall("SELECT name FROM sqlite_master") == [("t",)]
+    finally:
+        await again.close()
+
+
+async def test_pragmas(tmp_path: Path) -> None:
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'p.db'}")
+    try:
+        assert await db.fetchone("PRAGMA journal_mode") == ("wal",)
+        assert await db.fetchone("PRAGMA foreign_keys") == (1,)
+        async with db.transaction() as conn:
+            # synchronous is per connection: check the writer's (1 = NORMAL).
+            assert await conn.fetchone("PRAGMA synchronous") == (1,)
+            assert await conn.fetchone("PRAGMA foreign_keys") == (1,)
+    finally:
+        await db.close()
+
+
+async def test_foreign_keys_enforced(tmp_path: Path) -> None:
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'fk.db'}")
+    try:
+        await db.execute("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+        await db.execute("CREATE TABLE c (pid INTEGER NOT NULL REFERENCES p (id))")
+        with pytest.raises(IntegrityError):
+            await db.execute("INSERT INTO c VALUES ($1)", 1)
+    finally:
+        await db.close()
+
+
+async def test_writes_wait_for_open_transaction(tmp_path: Path) -> None:
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'w.db'}")
+    try:
+        await db.execute("CREATE TABLE t (x BIGINT)")
+        order: list[str] = []
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES ($1)", 1)
+            pending = asyncio.create_task(db.execute("INSERT INTO t VALUES ($1)", 2))
+            await asyncio.sleep(0.05)
+            assert not pending.done()  # the writer belongs to this transaction
+            order.append("commit")
+        await pending
+        order.append("write")
+        assert order == ["commit", "write"]
+        assert await db.fetchall("SELECT x FROM t ORDER BY x") == [(1,), (2,)]
+        assert db.stats.transactions == 1
+    finally:
+        await db.close()
+
+
+async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    db = await SqliteDatabase.open(f"file:{path}")
+    await db.execute("CREATE TABLE t (x BIGINT)")
+    tasks = [asyncio.create_task(db.execute("INSERT INTO t VALUES ($1)", i)) for i in range(50)]
+    await asyncio.sleep(0)  # let every task queue its write
+    await db.close()
+    assert all(t.done() and t.result() == 1 for t in tasks)
+    again = await SqliteDatabase.open(f"file:{path}")
+    try:
+        assert await again.fetchone("SELECT COUNT(*) FROM t") == (50,)
+    finally:
+        await again.close()
+
+
+async def test_reader_is_not_pinned_to_an_old_snapshot(tmp_path: Path) -> None:
+    """Reads close their statements, so every read sees the latest commit."""
+    db = await SqliteDatabase.open(f"file:{tmp_path / 's.db'}")
+    try:
+        await db.execute("CREATE TABLE t (x BIGINT)")
+        await db.executemany("INSERT INTO t VALUES ($1)", [(i,) for i in range(10)])
+        assert await db.fetchone("SELECT x FROM t ORDER BY x") == (0,)  # rows left unread
+        await db.execute("DELETE FROM t WHERE x = $1", 0)
+        assert await db.fetchone("SELECT x FROM t ORDER BY x") == (1,)
+    finally:
+        await db.close()
