@@ -13,7 +13,8 @@ layer is a few lines and a fixed chain costs no per-request indirection:
    (client-server API, "Standard error response"); any other exception is logged with
    its traceback and answered ``500 M_UNKNOWN`` without any detail.
 4. Paths under ``/_matrix`` and ``/.well-known`` get the CORS headers the spec lists
-   (``Access-Control-Allow-Origin: *`` and the allowed methods and headers).
+   (``Access-Control-Allow-Origin: *`` and the allowed methods and headers; see
+   ``ranvier.http.cors``).
 5. Metrics per route name and status, and one access-log line with the
    ``access_token`` query parameter redacted.
 
@@ -27,20 +28,13 @@ import logging
 import time
 from urllib.parse import quote
 
+from ranvier.http.cors import add_cors_headers, is_cors_path
 from ranvier.http.metrics import Metrics
 from ranvier.http.router import Router
 from ranvier.http.types import MatrixError, Request, Response, json_response
 
 logger = logging.getLogger(__name__)
 
-CORS_HEADERS: tuple[tuple[str, str], ...] = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS"),
-    ("Access-Control-Allow-Headers", "X-Requested-With, Content-Type, Authorization, Date"),
-)
-"""The headers of client-server API "Web Browser Clients"."""
-
-_CORS_PREFIXES = ("/_matrix", "/.well-known")
 _REDACTED_PARAMS = frozenset({"access_token"})
 _UNMATCHED = "<unmatched>"
 
@@ -96,9 +90,8 @@ class App:
         except Exception:
             logger.exception("handler error on %s %s", request.method, redacted_target(request))
             response = _internal_error()
-        if self.cors and request.raw_path.startswith(_CORS_PREFIXES):
-            # A new list: a handler may return a shared, pre-built Response.
-            response.headers = [*response.headers, *CORS_HEADERS]
+        if self.cors and is_cors_path(request.raw_path):
+            add_cors_headers(response)
         elapsed = time.perf_counter() - start
         if self.metrics is not None:
             self.metrics.observe_request(
@@ -123,8 +116,8 @@ class App:
             self.router.resolve(method, raw_path)
         except MatrixError as error:
             response = error.to_response()
-            if self.cors and raw_path.startswith(_CORS_PREFIXES):
-                response.headers.extend(CORS_HEADERS)
+            if self.cors and is_cors_path(raw_path):
+                add_cors_headers(response)
             return response
         return None
 

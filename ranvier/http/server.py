@@ -103,6 +103,10 @@ _NONE = 0
 _IDLE = 1
 _HEADER = 2
 _BODY = 3
+_LINGER = 4
+
+_LINGER_SECONDS = 2.0
+"""After an error response, how long unread request bytes are still read and discarded."""
 
 _status_lines: dict[int, bytes] = {}
 
@@ -390,9 +394,9 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool | None:
         # Half-close from the client: answer what was received, then close.
         self._no_more = True
-        if self._task is None and not self._queue and self._transport is not None:
-            self._transport.close()
-        return True
+        # Returning False lets the transport close itself; True keeps it open to answer.
+        idle = self._task is None and not self._queue
+        return not (self._deadline_kind == _LINGER or idle)
 
     # -- httptools callbacks ----------------------------------------------------------
 
@@ -593,7 +597,24 @@ class _Connection(asyncio.Protocol):
             transport.write(body)
         if not keep_alive:
             self._no_more = True
-            transport.close()
+            if self._failed and transport.can_write_eof():
+                self._linger(transport)
+            else:
+                transport.close()
+
+    def _linger(self, transport: asyncio.Transport) -> None:
+        """Half-close after an error response and discard input for a while.
+
+        Closing a socket that still has unread input makes the kernel send a reset,
+        which can destroy the error response before the client reads it (the client is
+        typically still sending the too-large body). So: send FIN, keep reading and
+        discarding (``data_received`` drops everything once ``_no_more`` is set), and
+        close on the client's EOF or after ``_LINGER_SECONDS``.
+        """
+        transport.write_eof()
+        self._set_deadline(_LINGER, min(_LINGER_SECONDS, self._limits.header_timeout))
+        with contextlib.suppress(RuntimeError, AttributeError):
+            transport.resume_reading()
 
     # -- failure, deadlines, shutdown ---------------------------------------------------
 
@@ -638,7 +659,7 @@ class _Connection(asyncio.Protocol):
         kind = self._deadline_kind
         self._deadline = math.inf
         self._deadline_kind = _NONE
-        if kind == _IDLE:
+        if kind in (_IDLE, _LINGER):
             transport.close()
         elif self._task is None and not self._queue:
             self._failed = True
