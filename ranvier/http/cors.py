@@ -28,5 +28,12 @@ def is_cors_path(raw_path: str) -> bool:
 
 
 def add_cors_headers(response: Response) -> None:
-    """Append the CORS headers to ``response`` (a new list: the old one may be shared)."""
-    response.headers = [*response.headers, *CORS_HEADERS]
+    """Append the CORS headers to ``response``, once.
+
+    Idempotent, because a handler may return the same pre-built Response object for
+    every request; the header list is replaced rather than extended for the same reason
+    (it may be a list shared with other responses)."""
+    headers = response.headers
+    if headers and headers[-1] is CORS_HEADERS[-1]:
+        return
+    response.headers = [*headers, *CORS_HEADERS]

@@ -267,6 +267,13 @@ class Metrics:
         self.loop_lag = reg.register(
             Gauge("ranvier_event_loop_lag_seconds", "Latest measured event-loop scheduling lag.")
         )
+        self.loop_lag_samples = reg.register(
+            Histogram(
+                "ranvier_event_loop_lag_sample_seconds",
+                "Every event-loop lag sample, so that spikes between scrapes are kept.",
+                buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+            )
+        )
         self.db_seconds = reg.register(
             Histogram("ranvier_db_seconds", "Time spent in database operations.")
         )
@@ -302,7 +309,9 @@ class Metrics:
         while True:
             start = loop.time()
             await asyncio.sleep(interval)
-            self.loop_lag.set(max(0.0, loop.time() - start - interval))
+            lag = max(0.0, loop.time() - start - interval)
+            self.loop_lag.set(lag)
+            self.loop_lag_samples.observe(lag)
 
     def render(self) -> bytes:
         """The text exposition of every metric."""

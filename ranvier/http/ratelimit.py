@@ -62,7 +62,8 @@ class RateLimiter:
             level = max(0.0, entry[0] - (now - entry[1]) * self._per_second)
         if level + 1.0 > self.threshold:
             buckets[key] = (level, now)
-            wait_ms = math.ceil((level + 1.0 - self.threshold) * self.cooloff_ms)
+            # The epsilon absorbs float noise from the clock subtraction.
+            wait_ms = math.ceil((level + 1.0 - self.threshold) * self.cooloff_ms - 1e-6)
             error = MatrixError(
                 429, "M_LIMIT_EXCEEDED", "Too many requests", retry_after_ms=wait_ms
             )
