@@ -21,17 +21,13 @@ bytes are the canonical JSON of the block without ``signatures`` and
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-import nacl.exceptions
-import nacl.signing
-import orjson
-
 from ranvier.core.auth.errors import AuthError
+from ranvier.core.b64 import decode_base64
 from ranvier.core.events import Event, StateKey
+from ranvier.core.signing import SignatureError, verify_json_signature
 
 RULE = "member/third_party_invite"
 
@@ -40,21 +36,9 @@ def _b64decode(text: Any) -> bytes | None:
     """Decode padded or unpadded, standard or URL-safe Base64; None if invalid."""
     if not isinstance(text, str):
         return None
-    stripped = text.rstrip("=").translate(str.maketrans("-_", "+/"))
-    if len(stripped) % 4 == 1:
-        return None
     try:
-        return base64.b64decode(stripped + "=" * (-len(stripped) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _signing_bytes(signed: Mapping[str, Any]) -> bytes | None:
-    """Canonical JSON of ``signed`` without ``signatures``/``unsigned``; None if not encodable."""
-    stripped = {k: v for k, v in signed.items() if k not in ("signatures", "unsigned")}
-    try:
-        return orjson.dumps(stripped, option=orjson.OPT_SORT_KEYS)
-    except (TypeError, orjson.JSONEncodeError):
+        return decode_base64(text)
+    except ValueError:
         return None
 
 
@@ -80,22 +64,16 @@ def signed_block_verifies(signed: Mapping[str, Any], public_keys: list[bytes]) -
     signatures = signed.get("signatures")
     if not isinstance(signatures, dict) or not public_keys:
         return False
-    message = _signing_bytes(signed)
-    if message is None:
-        return False
-    for by_key in signatures.values():
+    for server, by_key in signatures.items():
         if not isinstance(by_key, dict):
             continue
-        for key_id, sig_text in by_key.items():
+        for key_id in by_key:
             if not (isinstance(key_id, str) and key_id.startswith("ed25519:")):
-                continue
-            sig = _b64decode(sig_text)
-            if sig is None or len(sig) != 64:
                 continue
             for key in public_keys:
                 try:
-                    nacl.signing.VerifyKey(key).verify(message, sig)
-                except (nacl.exceptions.BadSignatureError, ValueError):
+                    verify_json_signature(signed, server, key_id, key)
+                except SignatureError:
                     continue
                 return True
     return False
