@@ -1,8 +1,9 @@
 """The ``database`` fixtures every store test uses: one test body, run on SQLite and PostgreSQL.
 
 * ``database_url`` -- a connection string for a fresh, empty database: a file in
-  ``tmp_path`` for SQLite, or a new ``ranvier_test_<hex>`` database on the
-  server named by ``RANVIER_TEST_POSTGRES`` (dropped afterwards).
+  ``tmp_path`` for SQLite, or a new schema ``ranvier_test_<hex>`` in the
+  database named by ``RANVIER_TEST_POSTGRES``, selected through the DSN's
+  ``search_path`` (dropped afterwards).
 * ``postgres_url`` -- the PostgreSQL case alone, for PostgreSQL-only tests.
 * ``raw_database`` -- that database opened, without migrations (migration tests).
 * ``database`` -- that database opened and migrated to the current schema.
@@ -17,7 +18,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -27,9 +28,12 @@ from ranvier.db.migrations import migrate
 from tests.conftest import need_service
 
 
-def _with_database_name(dsn: str, name: str) -> str:
+def _with_search_path(dsn: str, schema: str) -> str:
+    """``dsn`` with ``options=-csearch_path=<schema>`` (understood by libpq and asyncpg)."""
     parts = urlsplit(dsn)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema}"))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
 
 
 async def _admin_execute(dsn: str, sql: str) -> None:
@@ -42,14 +46,20 @@ async def _admin_execute(dsn: str, sql: str) -> None:
 
 @asynccontextmanager
 async def fresh_postgres_database() -> AsyncIterator[str]:
-    """Create ``ranvier_test_<hex>`` on the test server, yield its DSN, then drop it."""
+    """Make an empty schema ``ranvier_test_<hex>``, yield a DSN that uses it, then drop it.
+
+    A schema per test rather than a database per test: on this machine
+    ``CREATE DATABASE`` costs ~650 ms and ``CREATE SCHEMA`` ~5 ms, and every
+    store test in the project pays it. The DSN sets ``search_path`` so all
+    unqualified names (tables, indexes, sequences, types) live in the schema.
+    """
     server = need_service("RANVIER_TEST_POSTGRES", "PostgreSQL")
     name = f"ranvier_test_{secrets.token_hex(6)}"
-    await _admin_execute(server, f'CREATE DATABASE "{name}"')
+    await _admin_execute(server, f'CREATE SCHEMA "{name}"')
     try:
-        yield _with_database_name(server, name)
+        yield _with_search_path(server, name)
     finally:
-        await _admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await _admin_execute(server, f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

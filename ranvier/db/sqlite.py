@@ -50,6 +50,7 @@ temporary directory (under ``/dev/shm`` when it exists) deleted on
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import shutil
@@ -59,6 +60,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,6 +68,7 @@ from ranvier.db.api import Connection, DatabaseError, Dialect, IntegrityError, R
 from ranvier.db.placeholders import is_read_only, split_script, to_sqlite
 
 QueryHook = Callable[[float], None]
+log = logging.getLogger(__name__)
 
 MIN_SQLITE_VERSION: Final = (3, 35, 0)  # RETURNING; ON CONFLICT DO UPDATE needs 3.24
 _UNIQUE_CODES: Final = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
@@ -80,8 +83,8 @@ _COMMIT: Final = 5
 _ROLLBACK: Final = 6
 
 
-def map_error(exc: sqlite3.Error) -> DatabaseError:
-    """Translate a :mod:`sqlite3` exception into the portable hierarchy."""
+def map_error(exc: Exception) -> DatabaseError:
+    """Translate a :mod:`sqlite3` exception (or a binding error) into the portable hierarchy."""
     if isinstance(exc, sqlite3.IntegrityError):
         if getattr(exc, "sqlite_errorname", "") in _UNIQUE_CODES:
             return UniqueViolation(str(exc))
@@ -117,14 +120,19 @@ class _Job:
 class _Txn:
     """A transaction job: the writer serves ``ops`` until COMMIT or ROLLBACK."""
 
-    __slots__ = ("ops", "started")
+    __slots__ = ("db", "finished", "ops", "owner", "started")
 
-    def __init__(self, started: asyncio.Future[None]) -> None:
+    def __init__(self, db: SqliteDatabase, started: asyncio.Future[None]) -> None:
+        self.db = db
+        self.owner = asyncio.current_task()
         self.started = started
+        self.finished = False
         self.ops: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 
 
 _STOP: Final = object()
+# The SQLite transaction the current task is inside, if any (to refuse self-deadlock).
+_ACTIVE_TXN: ContextVar[_Txn | None] = ContextVar("ranvier_sqlite_txn", default=None)
 _Result = tuple[asyncio.Future[Any] | None, BaseException | None, Any, float]
 
 
@@ -193,6 +201,7 @@ class SqliteDatabase:
             writer.execute("PRAGMA journal_mode=WAL").close()
             writer.execute("PRAGMA synchronous=NORMAL")
             reader = _connect(target, uri, busy_timeout_ms)
+            reader.execute("PRAGMA query_only=ON")  # every write goes through the writer
         except sqlite3.Error as exc:
             if tmpdir is not None:
                 shutil.rmtree(tmpdir, ignore_errors=True)
@@ -218,7 +227,7 @@ class SqliteDatabase:
                 result = cur.fetchall() if many else cur.fetchone()
             finally:
                 cur.close()
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OverflowError) as exc:
             raise map_error(exc) from exc
         finally:
             if self._on_query is not None:
@@ -243,9 +252,28 @@ class SqliteDatabase:
 
     # -- writes through the writer thread ----------------------------------
 
+    def _in_own_transaction(self) -> bool:
+        """Whether the current task holds an open transaction on this database.
+
+        Such a task waiting for the writer would wait for itself. (Tasks it
+        spawned inherit the context but are not refused: they may simply wait.)
+        """
+        active = _ACTIVE_TXN.get()
+        return (
+            active is not None
+            and active.db is self
+            and not active.finished
+            and active.owner is asyncio.current_task()
+        )
+
     def _submit(self, kind: int, sql: str, args: Any) -> asyncio.Future[Any]:
         if self._closed:
             raise DatabaseError("database is closed")
+        if self._in_own_transaction():
+            raise DatabaseError(
+                "write outside the open transaction from inside it would deadlock "
+                "the SQLite writer; use the transaction's connection"
+            )
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._queue.put(_Job(kind, sql, args, fut))
         return fut
@@ -264,7 +292,9 @@ class SqliteDatabase:
         """Hold the writer for one ``BEGIN IMMEDIATE ... COMMIT`` unit."""
         if self._closed:
             raise DatabaseError("database is closed")
-        txn = _Txn(self._loop.create_future())
+        if self._in_own_transaction():
+            raise DatabaseError("SQLite transactions do not nest; use the open one")
+        txn = _Txn(self, self._loop.create_future())
         self._queue.put(txn)
         try:
             await txn.started
@@ -273,6 +303,7 @@ class SqliteDatabase:
             txn.ops.put(_Job(_ROLLBACK, "", (), None))
             raise
         conn = _TxnConnection(self, txn)
+        token = _ACTIVE_TXN.set(txn)
         try:
             yield conn
         except BaseException:
@@ -283,8 +314,13 @@ class SqliteDatabase:
             with suppress(Exception, asyncio.CancelledError):
                 await fut
             raise
-        conn.closed = True
-        await conn.submit(_COMMIT, "", ())
+        else:
+            conn.closed = True
+            await conn.submit(_COMMIT, "", ())
+        finally:
+            txn.finished = True
+            with suppress(ValueError):  # reset from another context: nothing to undo
+                _ACTIVE_TXN.reset(token)
 
     async def close(self) -> None:
         """Finish queued writes, stop the writer thread and close both connections."""
@@ -308,7 +344,7 @@ class SqliteDatabase:
                 if job is _STOP:
                     break
                 if isinstance(job, _Txn):
-                    self._run_txn(job)
+                    self._guarded(self._run_txn, job)
                     continue
                 assert isinstance(job, _Job)
                 batch = [job]
@@ -321,10 +357,18 @@ class SqliteDatabase:
                         pending = nxt
                         break
                     batch.append(nxt)
-                self._run_batch(batch)
+                self._guarded(self._run_batch, batch)
         finally:
             self._writer.close()
             self._post_stopped()
+
+    def _guarded(self, run: Callable[[Any], None], arg: Any) -> None:
+        """Run one unit of work; an unexpected error is logged and the writer carries on."""
+        try:
+            run(arg)
+        except Exception:
+            log.exception("SQLite writer: unexpected error; rolling back")
+            self._rollback_quietly()
 
     def _post_stopped(self) -> None:
         def done() -> None:
@@ -376,7 +420,7 @@ class SqliteDatabase:
                     w.execute("RELEASE batch_item")
                 results.append((job.fut, None, result, time.perf_counter() - start))
                 ok += 1
-            except sqlite3.Error as exc:
+            except Exception as exc:  # one job's failure must not stop the writer
                 if not single:
                     try:
                         w.execute("ROLLBACK TO batch_item")
@@ -443,7 +487,7 @@ class SqliteDatabase:
             start = time.perf_counter()
             try:
                 result = self._execute(job)
-            except sqlite3.Error as exc:
+            except Exception as exc:  # a bad statement fails its caller, not the writer
                 failed = map_error(exc)
                 self._deliver([(job.fut, failed, None, time.perf_counter() - start)])
                 continue

@@ -199,3 +199,28 @@ async def test_closed_database_refuses(database_url: str) -> None:
     await db.close()
     with pytest.raises(DatabaseError):
         await db.execute("CREATE TABLE t (x BIGINT)")
+
+
+async def test_unbindable_argument_fails_only_its_statement(database: Database) -> None:
+    """An integer beyond 64 bits is refused as a DatabaseError; the database keeps working."""
+    await make_items(database)
+    with pytest.raises(DatabaseError):
+        await database.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 2**70, "big")
+    with pytest.raises(DatabaseError):
+        await database.fetchone("SELECT name FROM items WHERE id = $1", 2**70)
+    with pytest.raises(DatabaseError):
+        async with database.transaction() as conn:
+            await conn.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 1, "a")
+            await conn.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 2**70, "big")
+    assert await database.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 2, "ok") == 1
+    assert await database.fetchall("SELECT id FROM items") == [(2,)]
+
+
+async def test_connection_unusable_after_transaction(database: Database) -> None:
+    await make_items(database)
+    async with database.transaction() as conn:
+        await conn.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 1, "a")
+    with pytest.raises((DatabaseError, Exception)) as info:
+        await conn.execute("INSERT INTO items (id, name) VALUES ($1, $2)", 2, "b")
+    assert info.type is not AssertionError
+    assert await database.fetchall("SELECT id FROM items") == [(1,)]

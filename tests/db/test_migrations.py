@@ -116,7 +116,8 @@ async def test_refuses_newer_schema(raw_database: Database, tmp_path: Path) -> N
     probe = (
         "SELECT COUNT(*) FROM sqlite_master WHERE name = $1"
         if raw_database.dialect == "sqlite"
-        else "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1"
+        else "SELECT COUNT(*) FROM information_schema.tables"
+        " WHERE table_name = $1 AND table_schema = current_schema()"
     )
     assert await raw_database.fetchone(probe, "people") == (0,)
 
@@ -142,7 +143,8 @@ async def test_failed_migration_leaves_nothing(raw_database: Database, tmp_path:
     probe = (
         "SELECT COUNT(*) FROM sqlite_master WHERE name = $1"
         if raw_database.dialect == "sqlite"
-        else "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = $1"
+        else "SELECT COUNT(*) FROM information_schema.tables"
+        " WHERE table_name = $1 AND table_schema = current_schema()"
     )
     assert await raw_database.fetchone(probe, "half_done") == (0,)
 

@@ -115,3 +115,33 @@ async def test_reader_is_not_pinned_to_an_old_snapshot(tmp_path: Path) -> None:
         assert await db.fetchone("SELECT x FROM t ORDER BY x") == (1,)
     finally:
         await db.close()
+
+
+async def test_self_deadlock_is_refused(tmp_path: Path) -> None:
+    """Writing through the database (not ``conn``) inside a transaction would hang: refused."""
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'd.db'}")
+    try:
+        await db.execute("CREATE TABLE t (x BIGINT)")
+        async with db.transaction() as conn:
+            with pytest.raises(DatabaseError, match="deadlock"):
+                await db.execute("INSERT INTO t VALUES ($1)", 1)
+            with pytest.raises(DatabaseError, match="nest"):
+                async with db.transaction():
+                    pass
+            await conn.execute("INSERT INTO t VALUES ($1)", 2)
+            # Reads on the loop are fine (they see the last commit).
+            assert await db.fetchall("SELECT x FROM t") == []
+        await db.execute("INSERT INTO t VALUES ($1)", 3)  # allowed again afterwards
+        assert await db.fetchall("SELECT x FROM t ORDER BY x") == [(2,), (3,)]
+    finally:
+        await db.close()
+
+
+async def test_reader_connection_cannot_write(tmp_path: Path) -> None:
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'r.db'}")
+    try:
+        await db.execute("CREATE TABLE t (x BIGINT)")
+        with pytest.raises(DatabaseError):
+            db._read("INSERT INTO t VALUES (1)", (), False)
+    finally:
+        await db.close()
