@@ -81,10 +81,10 @@ if __name__ == "__main__":
     parser.add_argument("--writes", type=int, default=20000)
     parser.add_argument("--reads", type=int, default=100000)
     parser.add_argument("--dir", default=None, help="directory for the database file")
+    args = parser.parse_args()
     try:
         import uvloop
-
-        runner = uvloop.run
     except ImportError:  # pragma: no cover - uvloop is a dependency
-        runner = asyncio.run
-    runner(main(parser.parse_args()))
+        asyncio.run(main(args))
+    else:
+        uvloop.run(main(args))

@@ -23,6 +23,12 @@ held, so two processes migrating at once apply each version exactly once. A
 database that records a version this code does not know was written by a newer
 ranvier: :func:`migrate` refuses with :class:`SchemaTooNew` before changing
 anything.
+
+Writing SQLite migrations: because each runs inside a transaction,
+``PRAGMA foreign_keys`` cannot be switched off there; a migration that
+rebuilds a table (SQLite's "create new, copy, drop, rename" procedure) should
+use ``PRAGMA defer_foreign_keys = ON`` instead. ``ALTER TABLE ... ADD COLUMN``
+and ``CREATE INDEX`` need nothing special.
 """
 
 from __future__ import annotations
