@@ -12,7 +12,11 @@ other C0 controls as lowercase ``\\u00XX``, everything else raw, including
 ``/``, U+007F and U+2028). It differs from the ``canonicaljson`` package (the
 reference used by Synapse, i.e. stdlib ``json``) only where orjson cannot or
 will not encode: floats (different exponent spelling), integers beyond 64 bits,
-str subclasses as keys. So the encoder first walks the value once:
+str subclasses as keys. So the encoder first makes a quick pass looking only
+for floats and unusual types; without them orjson's own refusals (non-string
+keys, integers outside 53 bits with ``OPT_STRICT_INTEGER``, which is exactly
+the spec's range, or 64 bits) are the whole check. Otherwise, or when orjson
+refuses, a second, diagnosing walk decides:
 
 * it rejects non-string keys, NaN and infinities always;
 * in ``strict`` mode it rejects floats and integers outside
@@ -62,6 +66,31 @@ _STDLIB_CANONICAL = json.JSONEncoder(
 
 class CanonicalJsonError(ValueError):
     """The value cannot be encoded as (strict) canonical JSON."""
+
+
+def _plain(value: Any) -> bool:
+    """True when ``value`` holds only dicts, lists, str, int, bool and None
+    (exact types). Then orjson alone decides: it rejects non-string keys,
+    out-of-range integers (53-bit with ``OPT_STRICT_INTEGER``, else 64-bit)
+    and surrogates, and everything it accepts is byte-identical to the stdlib.
+    Floats and anything unusual send the caller to the slow, diagnosing path."""
+    t = type(value)
+    if t is dict:
+        items: Any = value.values()
+    elif t is list:
+        items = value
+    else:
+        return t is str or t is int or t is bool or value is None
+    for x in items:
+        tx = type(x)
+        if tx is str or tx is int:
+            continue
+        if tx is dict or tx is list:
+            if not _plain(x):
+                return False
+        elif tx is not bool and x is not None:
+            return False
+    return True
 
 
 def _check(value: Any, strict: bool) -> bool:
@@ -128,13 +157,19 @@ def encode_canonical_json(obj: Any, *, strict: bool = True) -> bytes:
 
     Raises :class:`CanonicalJsonError`.
     """
+    option = _ORJSON_STRICT if strict else _ORJSON_CANONICAL
+    if _plain(obj):
+        try:
+            return orjson.dumps(obj, option=option)
+        except TypeError:
+            pass  # diagnose below
     if _check(obj, strict):
         try:
             return _STDLIB_CANONICAL.encode(obj).encode("utf-8")
         except (TypeError, ValueError) as e:
             raise CanonicalJsonError(str(e)) from None
     try:
-        return orjson.dumps(obj, option=_ORJSON_STRICT if strict else _ORJSON_CANONICAL)
+        return orjson.dumps(obj, option=option)
     except TypeError as e:  # e.g. lone surrogates in strings
         raise CanonicalJsonError(str(e)) from None
 
