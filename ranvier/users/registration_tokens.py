@@ -49,6 +49,16 @@ class RegistrationTokenStore:
         )
         return token
 
+    async def ensure(self, token: str) -> None:
+        """Make sure an unlimited token exists (tokens listed in the config)."""
+        if not is_valid_token_syntax(token):
+            raise ValueError(f"invalid registration token syntax: {token!r}")
+        await self._db.execute(
+            "INSERT INTO registration_tokens (token, uses_allowed, pending, completed, expiry_ts) "
+            "VALUES ($1, NULL, 0, 0, NULL) ON CONFLICT (token) DO NOTHING",
+            token,
+        )
+
     async def is_valid(self, token: str) -> bool:
         """True if the token exists, is not expired and has uses left."""
         if not is_valid_token_syntax(token):

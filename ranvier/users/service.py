@@ -23,6 +23,7 @@ from ranvier.users.devices import Device, DeviceStore
 from ranvier.users.passwords import check_password, hash_password
 from ranvier.users.profiles import ProfileService
 from ranvier.users.tokens import IssuedTokens, TokenStore, new_device_id
+from ranvier.users.uia import StageChecker, StageFailed, UiaSession
 
 DEFAULT_ACCESS_TOKEN_LIFETIME_MS = 5 * 60 * 1000
 """Lifetime of access tokens issued to clients that support refresh tokens."""
@@ -190,6 +191,34 @@ class AccountService:
         if account is None or account.deactivated:
             return False
         return await check_password(password, account.password_hash)
+
+    def password_stage(self, user_id: str) -> StageChecker:
+        """The ``m.login.password`` UIA checker for an authenticated ``user_id``.
+
+        client-server-api "Password-based": the auth dict carries an ``identifier``
+        (``m.id.user``, full ID or localpart; the deprecated top-level ``user`` is
+        accepted too) and ``password``. The identifier must name the requester.
+        """
+
+        async def check(auth: dict[str, Any], session: UiaSession) -> None:
+            password = auth.get("password")
+            identifier = auth.get("identifier")
+            user: object = auth.get("user")
+            if isinstance(identifier, dict):
+                if identifier.get("type") != "m.id.user":
+                    raise StageFailed("M_FORBIDDEN", "Unsupported identifier type")
+                user = identifier.get("user")
+            if user is None:
+                user = user_id
+            if not isinstance(user, str) or not isinstance(password, str):
+                raise StageFailed("M_FORBIDDEN", "Invalid username or password")
+            account = await self.resolve_login_user(user)
+            if account is None or account.user_id != user_id:
+                raise StageFailed("M_FORBIDDEN", "Invalid username or password")
+            if not await self.check_password_for(user_id, password):
+                raise StageFailed("M_FORBIDDEN", "Invalid username or password")
+
+        return check
 
     # -- logout / devices ----------------------------------------------------------------
 

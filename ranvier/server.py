@@ -1,0 +1,308 @@
+"""The composition root: builds every service once from the :class:`Config` and wires it.
+
+Theory of operation
+-------------------
+:meth:`Homeserver.open` opens the database named by ``global.database``, applies the
+migrations, and constructs the server: stores, then services (each receives what it
+needs as constructor arguments: no service locator, no globals), then the API
+modules, whose ``routes()`` all go into ONE :class:`~ranvier.http.router.Router`. Each
+handler is wrapped with :func:`~ranvier.api.auth.with_authenticator` so handlers of
+other components can call :func:`ranvier.api.auth.require_user` without holding the
+authenticator. ``/metrics`` is routed only when ``global.metrics.enabled`` (with HTTP
+basic auth when configured).
+
+:meth:`Homeserver.start` listens on the plain and TLS addresses with one
+:class:`~ranvier.http.server.HttpServer`; :meth:`Homeserver.stop` drains it (stop
+accepting, finish in-flight requests within the grace period), waits for background
+writes, then closes the HTTP client and the database. :func:`run_homeserver` is what
+``ranvier run`` awaits until it is cancelled; :func:`create_account` is
+``ranvier create-account``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from ranvier.api.auth import Authenticator, with_authenticator
+from ranvier.api.client.account import AccountApi
+from ranvier.api.client.account_data import AccountDataApi
+from ranvier.api.client.admin import AdminApi
+from ranvier.api.client.capabilities import CapabilitiesApi
+from ranvier.api.client.common import RouteDef
+from ranvier.api.client.devices import DevicesApi
+from ranvier.api.client.filters import FiltersApi
+from ranvier.api.client.login import LoginApi
+from ranvier.api.client.logout import LogoutApi
+from ranvier.api.client.profile import ProfileApi
+from ranvier.api.client.register import RegisterApi
+from ranvier.api.client.versions import VersionsApi
+from ranvier.api.client.well_known import WellKnownApi
+from ranvier.api.synapse_admin import SharedSecretRegistrationApi
+from ranvier.config import Config
+from ranvier.db import Database, open_database
+from ranvier.db.migrations import migrate
+from ranvier.http.app import App, build_app
+from ranvier.http.metrics import Metrics, metrics_handler
+from ranvier.http.ratelimit import RateLimiter
+from ranvier.http.router import Handler, Router
+from ranvier.http.server import HttpServer
+from ranvier.http.tls import server_context
+from ranvier.http.types import MatrixError, Request, Response
+from ranvier.users.account_data import AccountDataStore
+from ranvier.users.accounts import AccountStore
+from ranvier.users.devices import DeviceStore
+from ranvier.users.filters import FilterStore
+from ranvier.users.profiles import ProfileService, ProfileStore
+from ranvier.users.registration import RegistrationPolicy, RegistrationService
+from ranvier.users.registration_tokens import RegistrationTokenStore
+from ranvier.users.service import DEFAULT_ACCESS_TOKEN_LIFETIME_MS, AccountService
+from ranvier.users.tokens import TokenStore
+from ranvier.users.uia import UiaStore, UserInteractiveAuth
+
+logger = logging.getLogger(__name__)
+
+DRAIN_GRACE_S = 10.0
+
+
+async def open_migrated_database(config: Config) -> Database:
+    """Open ``global.database`` and bring its schema up to date."""
+    dbc = config.database
+    db = await open_database(
+        dbc.connection_string,
+        max_open_conns=dbc.max_open_conns,
+        max_idle_conns=dbc.max_idle_conns,
+        conn_max_lifetime_seconds=dbc.conn_max_lifetime_seconds,
+    )
+    try:
+        await migrate(db)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+class _Component(Protocol):
+    def routes(self) -> list[RouteDef]: ...
+
+
+def _registration_policy(config: Config) -> RegistrationPolicy:
+    c = config.client_api
+    return RegistrationPolicy(
+        enabled=not c.registration_disabled,
+        guests_enabled=not c.guests_disabled,
+        requires_token=c.registration_requires_token,
+        recaptcha_enabled=c.enable_registration_captcha,
+        recaptcha_public_key=c.recaptcha_public_key,
+        recaptcha_private_key=c.recaptcha_private_key,
+        recaptcha_bypass_secret=c.recaptcha_bypass_secret,
+        recaptcha_siteverify_api=c.recaptcha_siteverify_api,
+    )
+
+
+def _rate_limiter(config: Config) -> RateLimiter | None:
+    rl = config.client_api.rate_limiting
+    if not rl.enabled:
+        return None
+    exempt = frozenset((*rl.exempt_user_ids, *rl.exempt_ip_addresses))
+    return RateLimiter(rl.threshold, rl.cooloff_ms, exempt)
+
+
+class Homeserver:
+    """One running server: its database, services, routes and listeners."""
+
+    def __init__(
+        self,
+        config: Config,
+        db: Database,
+        *,
+        access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS,
+    ) -> None:
+        """Build every component over an open, migrated ``db`` (see :meth:`open`)."""
+        self.config = config
+        self.db = db
+        server_name = config.server_name
+
+        # Stores and services, each built once.
+        self.tokens = TokenStore(db)
+        self.profiles = ProfileService(ProfileStore(db))
+        self.account_data = AccountDataStore(db)
+        self.filters = FilterStore(db)
+        self.registration_tokens = RegistrationTokenStore(db)
+        self.uia = UserInteractiveAuth(UiaStore(db))
+        self.accounts = AccountService(
+            db,
+            server_name,
+            accounts=AccountStore(db),
+            devices=DeviceStore(db),
+            tokens=self.tokens,
+            profiles=self.profiles,
+            account_data=self.account_data,
+            bcrypt_cost=config.user_api.bcrypt_cost,
+            access_token_lifetime_ms=access_token_lifetime_ms,
+        )
+        self.registration = RegistrationService(
+            self.accounts, self.uia, self.registration_tokens, _registration_policy(config)
+        )
+        self.auth = Authenticator(self.accounts)
+        self.rate_limiter = _rate_limiter(config)
+        self.metrics = Metrics()
+
+        # Routes.
+        self.router = Router()
+        well_known = WellKnownApi(
+            config.global_.well_known_client_name, config.global_.well_known_server_name
+        )
+        apis: list[_Component] = [
+            VersionsApi(self._routed),
+            well_known,
+            CapabilitiesApi(self.auth),
+            RegisterApi(self.registration, self.rate_limiter),
+            LoginApi(
+                self.accounts,
+                self.auth,
+                self.uia,
+                self.rate_limiter,
+                well_known.well_known_for_login(),
+            ),
+            LogoutApi(self.accounts, self.auth),
+            AccountApi(self.accounts, self.auth, self.uia),
+            DevicesApi(self.accounts, self.auth, self.uia),
+            ProfileApi(self.accounts, self.auth),
+            AccountDataApi(self.account_data, self.auth),
+            FiltersApi(self.filters, self.auth),
+            AdminApi(self.accounts, self.auth),
+            SharedSecretRegistrationApi(
+                self.registration, config.client_api.registration_shared_secret
+            ),
+        ]
+        for api in apis:
+            self.add_routes(api.routes())
+        if config.global_.metrics.enabled:
+            self.router.add("GET", "/metrics", self._metrics_endpoint(), name="/metrics")
+        self.app: App = build_app(
+            self.router, metrics=self.metrics, access_log=logging.getLogger("ranvier.access")
+        )
+        self.http: HttpServer | None = None
+
+    @classmethod
+    async def open(
+        cls, config: Config, *, access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS
+    ) -> Homeserver:
+        """Open and migrate the database, build the server, load configured tokens."""
+        db = await open_migrated_database(config)
+        try:
+            server = cls(config, db, access_token_lifetime_ms=access_token_lifetime_ms)
+            for token in config.client_api.registration_tokens:
+                await server.registration_tokens.ensure(token)
+        except BaseException:
+            await db.close()
+            raise
+        return server
+
+    def add_routes(self, routes: Iterable[RouteDef]) -> None:
+        """Add routes of a component, made able to use :func:`ranvier.api.auth.require_user`."""
+        for method, pattern, handler in routes:
+            self.router.add(method, pattern, with_authenticator(self.auth, handler))
+
+    def _routed(self, method: str, path: str) -> bool:
+        try:
+            self.router.resolve(method, path)
+        except MatrixError:
+            return False
+        return True
+
+    def _metrics_endpoint(self) -> Handler:
+        serve = metrics_handler(self.metrics)
+        basic = self.config.global_.metrics.basic_auth
+        if basic is None:
+            return serve
+        expected = "Basic " + base64.b64encode(
+            f"{basic.username}:{basic.password}".encode()
+        ).decode("ascii")
+
+        async def guarded(request: Request) -> Response:
+            got = request.headers.get("authorization", "")
+            if not hmac.compare_digest(got.encode(), expected.encode()):
+                return Response(
+                    status=401,
+                    body=b"unauthorized\n",
+                    headers=[("WWW-Authenticate", 'Basic realm="metrics"')],
+                    content_type="text/plain",
+                )
+            return await serve(request)
+
+        return guarded
+
+    async def start(
+        self,
+        http_bind: tuple[str, int] | None,
+        https_bind: tuple[str, int] | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+    ) -> list[tuple[str, int]]:
+        """Listen on the given addresses; return the bound ``(host, port)`` pairs."""
+        if self.http is None:
+            self.http = HttpServer(self.app)
+            self.metrics.add_gauge(
+                "ranvier_http_connections",
+                "Open client connections.",
+                lambda: float(self.http.connection_count if self.http else 0),
+            )
+            self.metrics.start_loop_lag_sampler()
+        bound: list[tuple[str, int]] = []
+        if http_bind is not None:
+            for addr in await self.http.start(http_bind[0], http_bind[1]):
+                bound.append((str(addr[0]), int(addr[1])))
+        if https_bind is not None:
+            if tls_cert is None or tls_key is None:
+                raise ValueError("HTTPS needs tls_cert and tls_key")
+            context = server_context(tls_cert, tls_key)
+            for addr in await self.http.start(https_bind[0], https_bind[1], context):
+                bound.append((str(addr[0]), int(addr[1])))
+        for host, port in bound:
+            logger.info("listening on %s:%d", host, port)
+        return bound
+
+    async def stop(self, grace: float = DRAIN_GRACE_S) -> None:
+        """Drain the listeners, finish background work and close everything."""
+        if self.http is not None:
+            await self.http.shutdown(grace)
+            self.http = None
+        await self.metrics.stop()
+        await self.auth.close()
+        await self.registration.close()
+        await self.db.close()
+
+
+async def run_homeserver(
+    config: Config,
+    http_bind: tuple[str, int] | None,
+    https_bind: tuple[str, int] | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
+) -> None:
+    """Serve until cancelled (the CLI cancels on SIGTERM/SIGINT), then drain and close."""
+    server = await Homeserver.open(config)
+    try:
+        await server.start(http_bind, https_bind, tls_cert, tls_key)
+        await asyncio.Event().wait()
+    finally:
+        await asyncio.shield(server.stop())
+
+
+async def create_account(config: Config, localpart: str, password: str, admin: bool) -> str:
+    """Create a local account (``ranvier create-account``); raises ``UserIdTaken``."""
+    db = await open_migrated_database(config)
+    try:
+        server = Homeserver(config, db)
+        user_id = server.accounts.user_id_for(localpart)
+        await server.accounts.create_account(user_id, password, admin=admin)
+        return user_id
+    finally:
+        await db.close()

@@ -1,0 +1,238 @@
+"""Account registration (client-server-api "Account registration", registration.yaml,
+"Token-authenticated registration", "Google ReCaptcha").
+
+Theory of operation
+-------------------
+``POST /register`` with ``kind=user`` is User-Interactive: the offered flow is built
+from the configuration — ``m.login.recaptcha`` when a captcha is configured,
+``m.login.registration_token`` when tokens are required, and ``m.login.dummy`` when
+neither is (so the server still answers the first request with a 401 and a session,
+as the spec requires). The requested user name is mapped to a localpart (lower-cased,
+then checked against the user ID grammar; all-digit localparts are kept for guests)
+and checked for availability *before* UIA, as registration.yaml demands; it is
+checked again when the account is created, since someone may have taken it meanwhile.
+A registration token is counted only once the account exists.
+
+``kind=guest`` skips UIA and ignores every parameter but
+``initial_device_display_name``; guests get numeric localparts.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from ranvier.http.parse import optional_bool, optional_str
+from ranvier.http.types import MatrixError
+from ranvier.users.accounts import UserIdTaken
+from ranvier.users.registration_tokens import RegistrationTokenStore
+from ranvier.users.service import AccountService
+from ranvier.users.uia import StageChecker, StageFailed, UiaSession, UserInteractiveAuth
+
+_LOCALPART_RE = re.compile(r"^[a-z0-9._=\-/+]+$")
+MAX_USER_ID_BYTES = 255
+MAX_PASSWORD_CHARS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationPolicy:
+    """The registration settings (from ``client_api`` in the config)."""
+
+    enabled: bool = False
+    guests_enabled: bool = False
+    requires_token: bool = False
+    recaptcha_enabled: bool = False
+    recaptcha_public_key: str = ""
+    recaptcha_private_key: str = ""
+    recaptcha_bypass_secret: str = ""
+    recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
+
+
+class RegistrationService:
+    """Implements ``/register``, ``/register/available`` and the token validity check."""
+
+    def __init__(
+        self,
+        accounts: AccountService,
+        uia: UserInteractiveAuth,
+        registration_tokens: RegistrationTokenStore,
+        policy: RegistrationPolicy,
+    ) -> None:
+        self.accounts = accounts
+        self.uia = uia
+        self.registration_tokens = registration_tokens
+        self.policy = policy
+        self._http: aiohttp.ClientSession | None = None
+
+    async def close(self) -> None:
+        """Close the HTTP client used for captcha verification."""
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    # -- user names --------------------------------------------------------------------
+
+    def localpart_for(self, username: str) -> str:
+        """Map a requested user name to a valid localpart or raise ``M_INVALID_USERNAME``.
+
+        The mapping is lower-casing (the grammar only has lower-case letters); anything
+        else outside ``a-z 0-9 . _ = - / +`` is refused rather than rewritten, so users
+        get the ID they asked for or a clear error. A full user ID on this server is
+        accepted and reduced to its localpart.
+        """
+        if username.startswith("@") and ":" in username:
+            username, _, server = username[1:].partition(":")
+            if server != self.accounts.server_name:
+                raise MatrixError(400, "M_INVALID_USERNAME", "User ID is not on this server")
+        localpart = username.lower()
+        if not localpart or _LOCALPART_RE.match(localpart) is None:
+            raise MatrixError(
+                400,
+                "M_INVALID_USERNAME",
+                "User ID may only contain a-z, 0-9, and the characters . _ = - / +",
+            )
+        if localpart.isdigit():
+            raise MatrixError(400, "M_INVALID_USERNAME", "Numeric user IDs are reserved for guests")
+        if len(self.accounts.user_id_for(localpart).encode("utf-8")) > MAX_USER_ID_BYTES:
+            raise MatrixError(400, "M_INVALID_USERNAME", "User ID is too long")
+        return localpart
+
+    async def ensure_available(self, localpart: str) -> str:
+        """The user ID for ``localpart``, or 400 ``M_USER_IN_USE`` if it is taken."""
+        user_id = self.accounts.user_id_for(localpart)
+        if await self.accounts.accounts.exists(user_id):
+            raise MatrixError(400, "M_USER_IN_USE", "Desired user ID is already taken.")
+        return user_id
+
+    # -- UIA -----------------------------------------------------------------------------
+
+    def flows(self) -> list[list[str]]:
+        """The single registration flow this configuration offers."""
+        stages: list[str] = []
+        if self.policy.recaptcha_enabled:
+            stages.append("m.login.recaptcha")
+        if self.policy.requires_token:
+            stages.append("m.login.registration_token")
+        return [stages or ["m.login.dummy"]]
+
+    def params(self) -> dict[str, Any]:
+        """UIA ``params`` (the captcha site key)."""
+        if self.policy.recaptcha_enabled:
+            return {"m.login.recaptcha": {"public_key": self.policy.recaptcha_public_key}}
+        return {}
+
+    def _checkers(self, client_ip: str) -> dict[str, StageChecker]:
+        async def dummy(auth: dict[str, Any], session: UiaSession) -> None:
+            return None
+
+        async def registration_token(auth: dict[str, Any], session: UiaSession) -> None:
+            token = auth.get("token")
+            if not isinstance(token, str) or not await self.registration_tokens.is_valid(token):
+                raise StageFailed("M_FORBIDDEN", "Invalid registration token")
+            session.data["registration_token"] = token
+
+        async def recaptcha(auth: dict[str, Any], session: UiaSession) -> None:
+            response = auth.get("response")
+            if not isinstance(response, str) or not response:
+                raise StageFailed("M_CAPTCHA_NEEDED", "Captcha response is required")
+            if not await self._verify_captcha(response, client_ip):
+                raise StageFailed("M_CAPTCHA_INVALID", "Captcha verification failed")
+
+        return {
+            "m.login.dummy": dummy,
+            "m.login.registration_token": registration_token,
+            "m.login.recaptcha": recaptcha,
+        }
+
+    async def _verify_captcha(self, response: str, client_ip: str) -> bool:
+        """Ask the siteverify API whether ``response`` solves the captcha."""
+        bypass = self.policy.recaptcha_bypass_secret
+        if bypass and secrets.compare_digest(response, bypass):
+            return True
+        if self._http is None:
+            self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        form = {
+            "secret": self.policy.recaptcha_private_key,
+            "response": response,
+            "remoteip": client_ip,
+        }
+        try:
+            async with self._http.post(self.policy.recaptcha_siteverify_api, data=form) as resp:
+                if resp.status != 200:
+                    return False
+                result = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return False
+        return isinstance(result, dict) and result.get("success") is True
+
+    # -- registration --------------------------------------------------------------------
+
+    async def register(
+        self, body: dict[str, Any], *, client_ip: str, method: str, path: str
+    ) -> dict[str, Any]:
+        """``POST /register?kind=user``: validate, run UIA, create, log in."""
+        if not self.policy.enabled:
+            raise MatrixError(403, "M_FORBIDDEN", "Registration is disabled")
+        username = optional_str(body, "username")
+        password = optional_str(body, "password")
+        device_id = optional_str(body, "device_id")
+        display_name = optional_str(body, "initial_device_display_name")
+        inhibit_login = bool(optional_bool(body, "inhibit_login"))
+        refreshable = bool(optional_bool(body, "refresh_token"))
+        if password is not None and len(password) > MAX_PASSWORD_CHARS:
+            raise MatrixError(400, "M_INVALID_PARAM", "Password is too long")
+        if username is not None:
+            user_id = await self.ensure_available(self.localpart_for(username))
+        else:
+            user_id = await self._generate_user_id()
+
+        session = await self.uia.authenticate(
+            body.get("auth"),
+            method=method,
+            path=path,
+            flows=self.flows(),
+            checkers=self._checkers(client_ip),
+            params=self.params(),
+        )
+        token = session.data.get("registration_token")
+        if isinstance(token, str) and not await self.registration_tokens.use(token):
+            raise MatrixError(403, "M_FORBIDDEN", "The registration token is no longer valid")
+        try:
+            await self.accounts.create_account(user_id, password)
+        except UserIdTaken:
+            raise MatrixError(400, "M_USER_IN_USE", "Desired user ID is already taken.") from None
+        if inhibit_login:
+            return {"user_id": user_id, "home_server": self.accounts.server_name}
+        started = await self.accounts.start_session(
+            user_id, device_id, display_name, refreshable=refreshable
+        )
+        return started.to_client(self.accounts.server_name)
+
+    async def register_guest(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /register?kind=guest``: a numeric guest account, logged in."""
+        if not self.policy.guests_enabled:
+            raise MatrixError(403, "M_FORBIDDEN", "Guest access is disabled")
+        display_name = optional_str(body, "initial_device_display_name")
+        for _ in range(10):
+            user_id = self.accounts.user_id_for(str(secrets.randbelow(10**12) + 1))
+            try:
+                await self.accounts.create_account(user_id, None, is_guest=True)
+            except UserIdTaken:
+                continue
+            started = await self.accounts.start_session(
+                user_id, None, display_name, refreshable=False
+            )
+            return started.to_client(self.accounts.server_name)
+        raise MatrixError(500, "M_UNKNOWN", "Could not allocate a guest user ID")
+
+    async def _generate_user_id(self) -> str:
+        for _ in range(10):
+            localpart = "u" + secrets.token_hex(6)
+            user_id = self.accounts.user_id_for(localpart)
+            if not await self.accounts.accounts.exists(user_id):
+                return user_id
+        raise MatrixError(500, "M_UNKNOWN", "Could not allocate a user ID")
