@@ -24,11 +24,14 @@ database that records a version this code does not know was written by a newer
 ranvier: :func:`migrate` refuses with :class:`SchemaTooNew` before changing
 anything.
 
-Writing SQLite migrations: because each runs inside a transaction,
-``PRAGMA foreign_keys`` cannot be switched off there; a migration that
-rebuilds a table (SQLite's "create new, copy, drop, rename" procedure) should
-use ``PRAGMA defer_foreign_keys = ON`` instead. ``ALTER TABLE ... ADD COLUMN``
-and ``CREATE INDEX`` need nothing special.
+Writing SQLite migrations: because each runs inside a transaction with
+foreign keys enforced, ``PRAGMA foreign_keys`` cannot be switched off there,
+and ``PRAGMA defer_foreign_keys`` does not help a rebuild (dropping a parent
+table counts its children as violations even after the new table is renamed
+into place). To rebuild a table that others reference, copy the referencing
+tables aside and drop them first, rebuild the parent, then recreate and refill
+the children (see ``test_sqlite_rebuild_of_referenced_table``). ``ALTER TABLE
+... ADD COLUMN`` and ``CREATE INDEX`` need nothing special.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ranvier.db import Database, open_database
+from ranvier.db import Database, IntegrityError, open_database
 from ranvier.db.migrations import (
     SCHEMA_DIR,
     MigrationError,
@@ -197,3 +197,44 @@ def test_file_set_validation(tmp_path: Path) -> None:
 def test_shipped_schema_files_are_well_formed() -> None:
     migrations = load_migrations(SCHEMA_DIR)
     assert migrations[0].version == 1 and migrations[0].name == "kv_meta"
+
+
+async def test_sqlite_rebuild_of_referenced_table(raw_database: Database, tmp_path: Path) -> None:
+    """The documented way to rebuild a referenced SQLite table keeps data and foreign keys."""
+    base = {
+        "0001_rooms.sql": (
+            "CREATE TABLE rooms (id BIGINT PRIMARY KEY NOT NULL, name TEXT NOT NULL);\n"
+            "CREATE TABLE members (room BIGINT NOT NULL REFERENCES rooms (id), who TEXT);\n"
+        )
+    }
+    d = write(tmp_path / "m", base)
+    await migrate(raw_database, d)
+    await raw_database.execute("INSERT INTO rooms VALUES ($1, $2)", 1, "r")
+    await raw_database.execute("INSERT INTO members VALUES ($1, $2)", 1, "@a:x")
+    write(
+        d,
+        {
+            # Make name nullable: SQLite needs a rebuild, PostgreSQL an ALTER.
+            "0002_nullable.sqlite.sql": (
+                "CREATE TEMP TABLE members_copy AS SELECT * FROM members;\n"
+                "DROP TABLE members;\n"
+                "CREATE TABLE rooms_new (id BIGINT PRIMARY KEY NOT NULL, name TEXT);\n"
+                "INSERT INTO rooms_new SELECT id, name FROM rooms;\n"
+                "DROP TABLE rooms;\n"
+                "ALTER TABLE rooms_new RENAME TO rooms;\n"
+                "CREATE TABLE members (room BIGINT NOT NULL REFERENCES rooms (id), who TEXT);\n"
+                "INSERT INTO members SELECT * FROM members_copy;\n"
+                "DROP TABLE members_copy;\n"
+            ),
+            "0002_nullable.postgres.sql": "ALTER TABLE rooms ALTER COLUMN name DROP NOT NULL;\n",
+        },
+    )
+    assert await migrate(raw_database, d) == [2]
+    await raw_database.execute("INSERT INTO rooms VALUES ($1, NULL)", 2)
+    assert await raw_database.fetchall("SELECT id, name FROM rooms ORDER BY id") == [
+        (1, "r"),
+        (2, None),
+    ]
+    assert await raw_database.fetchall("SELECT room, who FROM members") == [(1, "@a:x")]
+    with pytest.raises(IntegrityError):
+        await raw_database.execute("INSERT INTO members VALUES ($1, $2)", 99, "@b:x")
