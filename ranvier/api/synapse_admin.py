@@ -105,7 +105,13 @@ class SharedSecretRegistrationApi:
             )
         except UserIdTaken:
             raise MatrixError(400, "M_USER_IN_USE", "User ID already taken.") from None
-        session = await accounts.start_session(user_id, None, None, refreshable=False)
+        session = await accounts.start_session(
+            user_id,
+            None,
+            None,
+            refreshable=False,
+            seen_from=(request.client_ip, request.headers.get("user-agent")),
+        )
         return json_response(session.to_client(accounts.server_name))
 
     def routes(self) -> list[RouteDef]:

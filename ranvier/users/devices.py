@@ -27,14 +27,14 @@ class Device:
 
     def to_client(self) -> dict[str, object]:
         """The spec's ``Device`` object (device_management.yaml)."""
-        out: dict[str, object] = {"device_id": self.device_id}
-        if self.display_name is not None:
-            out["display_name"] = self.display_name
-        if self.last_seen_ip is not None:
-            out["last_seen_ip"] = self.last_seen_ip
-        if self.last_seen_ts is not None:
-            out["last_seen_ts"] = self.last_seen_ts
-        return out
+        # Unknown values are sent as null rather than left out: widely deployed
+        # servers do so and client libraries (matrix-nio) require the keys.
+        return {
+            "device_id": self.device_id,
+            "display_name": self.display_name,
+            "last_seen_ip": self.last_seen_ip,
+            "last_seen_ts": self.last_seen_ts,
+        }
 
 
 _COLUMNS = (
@@ -61,7 +61,12 @@ class DeviceStore:
         self._db = db
 
     async def ensure(
-        self, conn: Connection, user_id: str, device_id: str, display_name: str | None
+        self,
+        conn: Connection,
+        user_id: str,
+        device_id: str,
+        display_name: str | None,
+        seen_from: tuple[str, str | None] | None = None,
     ) -> bool:
         """Create the device inside ``conn`` unless it exists; True if created.
 
@@ -73,13 +78,18 @@ class DeviceStore:
         )
         if row is not None:
             return False
+        now = int(time.time() * 1000)
+        ip, agent = seen_from if seen_from is not None else (None, None)
         await conn.execute(
-            "INSERT INTO devices (user_id, device_id, display_name, created_ts) "
-            "VALUES ($1, $2, $3, $4)",
+            "INSERT INTO devices (user_id, device_id, display_name, created_ts, last_seen_ts, "
+            "last_seen_ip, last_seen_user_agent) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             user_id,
             device_id,
             display_name,
-            int(time.time() * 1000),
+            now,
+            None if seen_from is None else now,
+            ip,
+            agent,
         )
         return True
 

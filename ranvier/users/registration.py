@@ -172,7 +172,13 @@ class RegistrationService:
     # -- registration --------------------------------------------------------------------
 
     async def register(
-        self, body: dict[str, Any], *, client_ip: str, method: str, path: str
+        self,
+        body: dict[str, Any],
+        *,
+        client_ip: str,
+        method: str,
+        path: str,
+        user_agent: str | None = None,
     ) -> dict[str, Any]:
         """``POST /register?kind=user``: validate, run UIA, create, log in."""
         if not self.policy.enabled:
@@ -208,11 +214,17 @@ class RegistrationService:
         if inhibit_login:
             return {"user_id": user_id, "home_server": self.accounts.server_name}
         started = await self.accounts.start_session(
-            user_id, device_id, display_name, refreshable=refreshable
+            user_id,
+            device_id,
+            display_name,
+            refreshable=refreshable,
+            seen_from=(client_ip, user_agent),
         )
         return started.to_client(self.accounts.server_name)
 
-    async def register_guest(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def register_guest(
+        self, body: dict[str, Any], seen_from: tuple[str, str | None] | None = None
+    ) -> dict[str, Any]:
         """``POST /register?kind=guest``: a numeric guest account, logged in."""
         if not self.policy.guests_enabled:
             raise MatrixError(403, "M_FORBIDDEN", "Guest access is disabled")
@@ -224,7 +236,7 @@ class RegistrationService:
             except UserIdTaken:
                 continue
             started = await self.accounts.start_session(
-                user_id, None, display_name, refreshable=False
+                user_id, None, display_name, refreshable=False, seen_from=seen_from
             )
             return started.to_client(self.accounts.server_name)
         raise MatrixError(500, "M_UNKNOWN", "Could not allocate a guest user ID")

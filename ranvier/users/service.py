@@ -128,6 +128,7 @@ class AccountService:
         display_name: str | None,
         *,
         refreshable: bool,
+        seen_from: tuple[str, str | None] | None = None,
     ) -> Session:
         """Create (or reuse) a device and issue tokens for it.
 
@@ -136,7 +137,7 @@ class AccountService:
         """
         device_id = device_id or new_device_id()
         async with self.db.transaction() as conn:
-            created = await self.devices.ensure(conn, user_id, device_id, display_name)
+            created = await self.devices.ensure(conn, user_id, device_id, display_name, seen_from)
             if not created:
                 await self.tokens.revoke_devices_in(conn, user_id, [device_id])
             issued = await self.tokens.issue(

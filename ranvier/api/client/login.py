@@ -73,7 +73,11 @@ class LoginApi:
         else:
             raise MatrixError(400, "M_UNKNOWN", "Unknown login type")
         session = await self.accounts.start_session(
-            account.user_id, device_id, display_name, refreshable=refreshable
+            account.user_id,
+            device_id,
+            display_name,
+            refreshable=refreshable,
+            seen_from=(request.client_ip, request.headers.get("user-agent")),
         )
         result: dict[str, Any] = session.to_client(self.accounts.server_name)
         if self.well_known is not None:

@@ -27,11 +27,16 @@ class RegisterApi:
         kind = request.query_one("kind", "user")
         body = parse_json_body(request)
         if kind == "guest":
-            return json_response(await self.service.register_guest(body))
+            seen = (request.client_ip, request.headers.get("user-agent"))
+            return json_response(await self.service.register_guest(body, seen))
         if kind != "user":
             raise MatrixError(400, "M_INVALID_PARAM", "kind must be 'user' or 'guest'")
         result = await self.service.register(
-            body, client_ip=request.client_ip, method=request.method, path=request.path
+            body,
+            client_ip=request.client_ip,
+            method=request.method,
+            path=request.path,
+            user_agent=request.headers.get("user-agent"),
         )
         return json_response(result)
 
