@@ -70,6 +70,8 @@ from ranvier.db.placeholders import is_read_only, split_script, to_sqlite
 QueryHook = Callable[[float], None]
 log = logging.getLogger(__name__)
 
+SLOW_TRANSACTION_SECONDS: Final = 1.0
+"""A transaction holding the writer longer than this is logged: every other write waited."""
 MIN_SQLITE_VERSION: Final = (3, 35, 0)  # RETURNING; ON CONFLICT DO UPDATE needs 3.24
 _UNIQUE_CODES: Final = frozenset({"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"})
 
@@ -457,6 +459,17 @@ class SqliteDatabase:
             self._deliver([(txn.started, map_error(exc), None, 0.0)])
             return
         self._deliver([(txn.started, None, None, 0.0)])
+        began = time.monotonic()
+        try:
+            self._serve_txn(txn)
+        finally:
+            held = time.monotonic() - began
+            if held > SLOW_TRANSACTION_SECONDS:
+                log.warning("a SQLite transaction held the writer for %.2f s", held)
+
+    def _serve_txn(self, txn: _Txn) -> None:
+        """Execute a begun transaction's statements until its COMMIT or ROLLBACK."""
+        w = self._writer
         failed: BaseException | None = None
         while True:
             job = txn.ops.get()

@@ -145,3 +145,24 @@ async def test_reader_connection_cannot_write(tmp_path: Path) -> None:
             db._read("INSERT INTO t VALUES (1)", (), False)
     finally:
         await db.close()
+
+
+async def test_slow_transaction_is_logged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import ranvier.db.sqlite as driver
+
+    monkeypatch.setattr(driver, "SLOW_TRANSACTION_SECONDS", 0.02)
+    db = await SqliteDatabase.open(f"file:{tmp_path / 'slow.db'}")
+    try:
+        with caplog.at_level("WARNING", logger="ranvier.db.sqlite"):
+            async with db.transaction() as conn:
+                await conn.execute("CREATE TABLE t (x BIGINT)")
+            async with db.transaction() as conn:
+                await conn.execute("INSERT INTO t VALUES ($1)", 1)
+                await asyncio.sleep(0.05)
+            await db.execute("INSERT INTO t VALUES ($1)", 2)  # the writer moved on
+    finally:
+        await db.close()
+    warnings = [r for r in caplog.records if "held the writer" in r.getMessage()]
+    assert len(warnings) >= 1  # the 50 ms one (a slow machine may add the first)
