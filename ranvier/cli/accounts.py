@@ -93,10 +93,9 @@ def read_password(args: argparse.Namespace) -> str:
 
 async def create(config: Config, localpart: str, password: str, admin: bool) -> str:
     """Create the account through the composition root; return its user ID."""
-    from ranvier.server import create_account  # type: ignore[import-not-found]
+    from ranvier.server import create_account
 
-    user_id = await create_account(config, localpart, password, admin)
-    return str(user_id)
+    return await create_account(config, localpart, password, admin)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -148,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
     http, https, cert, key = resolve_listeners(args, config)
     setup_logging(config.logging)
     preflight(config)
-    from ranvier.server import run_homeserver  # type: ignore[import-not-found]
+    from ranvier.server import run_homeserver
 
     logger.info(
         "ranvier starting: server name %s, http %s, https %s",
