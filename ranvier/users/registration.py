@@ -156,9 +156,7 @@ class RegistrationService:
             return True
         # Run in a Task of its own: aiohttp's timeouts need asyncio.current_task(),
         # and the HTTP server runs a handler's first step eagerly, outside any Task.
-        return await asyncio.get_running_loop().create_task(
-            self._siteverify(response, client_ip)
-        )
+        return await asyncio.get_running_loop().create_task(self._siteverify(response, client_ip))
 
     async def _siteverify(self, response: str, client_ip: str) -> bool:
         if self._http is None:
