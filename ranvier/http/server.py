@@ -49,11 +49,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import math
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
@@ -66,8 +67,8 @@ from ranvier.http.types import Request, Response
 
 logger = logging.getLogger(__name__)
 
-App = Callable[[Request], Awaitable[Response]]
-"""The application: one coroutine function from request to response."""
+App = Callable[[Request], Coroutine[Any, Any, Response]]
+"""The application: an ``async def`` function (or object) from request to response."""
 
 Precheck = Callable[[str, str], Response | None]
 """``precheck(method, raw_path)``: a response to send instead of reading the body, or None.
@@ -149,6 +150,20 @@ def _date_header() -> bytes:
         _date_second = second
         _date_line = b"Date: " + formatdate(now, usegmt=True).encode("ascii") + b"\r\n"
     return _date_line
+
+
+_header_lines: dict[tuple[str, str], bytes] = {}
+
+
+def _header_line(header: tuple[str, str]) -> bytes:
+    """Encode one header line, caching it (most headers, like CORS, repeat verbatim)."""
+    name, value = header
+    _check_header_value(name)
+    _check_header_value(value)
+    line = f"{name}: {value}\r\n".encode("latin-1")
+    if len(_header_lines) < 4096:
+        _header_lines[header] = line
+    return line
 
 
 def _check_header_value(value: str) -> None:
@@ -269,6 +284,45 @@ def limits_values(limits: HttpLimits) -> tuple[float, float, float]:
     return (limits.header_timeout, limits.body_timeout, limits.keepalive_timeout)
 
 
+class _Resume:
+    """Awaitable continuing a coroutine that was started by hand and suspended.
+
+    ``first`` is what the coroutine yielded on its first ``send(None)`` (an asyncio
+    future, or None for a bare yield). Awaiting this object inside a Task hands ``first``
+    to the Task, which waits for it exactly as if the coroutine had been awaited from the
+    start, and then forwards every later send or throw (including cancellation) to the
+    coroutine: the same delegation ``await coro`` performs.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Coroutine[Any, Any, Response], first: Any) -> None:
+        self.coro = coro
+        self.first = first
+
+    def __await__(self) -> Generator[Any, Any, Response]:
+        coro = self.coro
+        value = self.first
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:
+                try:
+                    value = coro.throw(exc)
+                except StopIteration as stop:
+                    result: Response = stop.value
+                    return result
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration as stop:
+                    result = stop.value
+                    return result
+
+
 _QueueItem = tuple[Request, bool] | Response
 """A parsed request with its keep-alive flag, or a canned response that ends the connection."""
 
@@ -293,6 +347,7 @@ class _Connection(asyncio.Protocol):
         "_limits",
         "_lost",
         "_no_more",
+        "_now",
         "_parser",
         "_pipeline_paused",
         "_queue",
@@ -321,6 +376,7 @@ class _Connection(asyncio.Protocol):
         self._lost = False
         self._expect_pending = False
         self._seq = 0
+        self._now = 0.0
         self._reset_message()
         self._deadline = math.inf
         self._deadline_kind = _NONE
@@ -371,6 +427,7 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._no_more or self._failed:
             return
+        self._now = time.monotonic()
         began_before = self._in_message and not self._headers_done
         seq = self._seq
         try:
@@ -404,7 +461,8 @@ class _Connection(asyncio.Protocol):
         self._seq += 1
         self._reset_message()
         self._in_message = True
-        self._set_deadline(_HEADER, self._limits.header_timeout)
+        self._deadline_kind = _HEADER
+        self._deadline = self._now + self._limits.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -444,7 +502,9 @@ class _Connection(asyncio.Protocol):
                 self._expect_pending = True
             elif self._transport is not None:
                 self._transport.write(_CONTINUE)
-        self._set_deadline(_BODY, self._limits.body_timeout)
+        if length_text != "0" and (length_text is not None or "transfer-encoding" in headers):
+            self._deadline_kind = _BODY
+            self._deadline = self._now + self._limits.body_timeout
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
@@ -453,13 +513,15 @@ class _Connection(asyncio.Protocol):
             raise _StopParsing
         self._body_parts.append(body)
         if self._deadline_kind == _BODY:
-            self._deadline = time.monotonic() + self._limits.body_timeout
+            self._deadline = self._now + self._limits.body_timeout
 
     def on_message_complete(self) -> None:
         parser = self._parser
         request = self._build_request(parser.get_method().decode("ascii"))
         keep_alive = bool(parser.should_keep_alive())
-        self._reset_message()
+        # The next on_message_begin makes fresh containers; the request owns these.
+        self._in_message = False
+        self._headers_done = False
         self._expect_pending = False
         self._deadline_kind = _NONE
         self._deadline = math.inf
@@ -519,25 +581,76 @@ class _Connection(asyncio.Protocol):
         )
 
     def _enqueue(self, item: _QueueItem) -> None:
+        if (
+            self._task is None
+            and not self._queue
+            and self._drain_waiter is None
+            and type(item) is tuple
+            and not self._lost
+        ):
+            self._run_eagerly(item[0], item[1])
+            return
         self._queue.append(item)
         if len(self._queue) >= self._limits.max_pipelined and not self._pipeline_paused:
             self._pipeline_paused = True
             if self._transport is not None:
                 self._transport.pause_reading()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._process())
+            self._task = asyncio.get_running_loop().create_task(self._process(None))
 
-    async def _process(self) -> None:
+    def _run_eagerly(self, request: Request, keep_alive: bool) -> None:
+        """Run the handler's first step now; only make a Task if it suspends.
+
+        Many handlers (cached responses, errors, point reads served on the loop) finish
+        without ever waiting, and then the response is written from inside the parser
+        callback with no Task created. A handler that does suspend continues in a Task
+        from where it stopped (see :class:`_Resume`). Both steps run in the same copy of
+        the context, as they would in one Task.
+        """
+        context = contextvars.copy_context()
+        coro = self._app(request)
+        try:
+            first = context.run(coro.send, None)
+        except StopIteration as stop:
+            response: Response = stop.value
+        except Exception:
+            logger.exception("error answering %s %s", request.method, request.raw_path)
+            response = _INTERNAL_ERROR
+        else:
+            resumed = _Resume(coro, first)
+            self._task = asyncio.get_running_loop().create_task(
+                self._process((resumed, request, keep_alive)), context=context
+            )
+            return
+        if self._answer(request, response, keep_alive):
+            self._after_queue_drained(self._now)
+
+    async def _process(self, started: tuple[_Resume, Request, bool] | None) -> None:
         queue = self._queue
         try:
+            if started is not None:
+                resumed, request, keep_alive = started
+                try:
+                    response = await resumed
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("error answering %s %s", request.method, request.raw_path)
+                    response = _INTERNAL_ERROR
+                if self._drain_waiter is not None:
+                    await self._drain_waiter
+                if not self._answer(request, response, keep_alive):
+                    return
             while queue and not self._lost:
                 item = queue.popleft()
                 if self._pipeline_paused and len(queue) < self._limits.max_pipelined // 2:
                     self._pipeline_paused = False
                     if not self._no_more and self._transport is not None:
                         self._transport.resume_reading()
+                if self._drain_waiter is not None:
+                    await self._drain_waiter
                 if isinstance(item, Response):
-                    await self._write(item, head_only=False, keep_alive=False)
+                    self._write(item, head_only=False, keep_alive=False)
                     return
                 request, keep_alive = item
                 try:
@@ -547,16 +660,25 @@ class _Connection(asyncio.Protocol):
                 except Exception:
                     logger.exception("error answering %s %s", request.method, request.raw_path)
                     response = _INTERNAL_ERROR
-                if self._server.draining and not queue and not self._in_message:
-                    keep_alive = False
-                await self._write(response, request.method == "HEAD", keep_alive)
-                if not keep_alive:
+                if self._drain_waiter is not None:
+                    await self._drain_waiter
+                if not self._answer(request, response, keep_alive):
                     return
         finally:
             self._task = None
         self._after_queue_drained()
 
-    def _after_queue_drained(self) -> None:
+    def _answer(self, request: Request, response: Response, keep_alive: bool) -> bool:
+        """Write the response to ``request``; return whether the connection stays open."""
+        if self._server.draining and not self._queue and not self._in_message:
+            keep_alive = False
+        self._write(response, request.method == "HEAD", keep_alive)
+        return keep_alive
+
+    def _after_queue_drained(self, now: float | None = None) -> None:
+        """Nothing left to answer: invite a pending body, close, or start the idle timer.
+
+        ``now`` is the time of the current read when called from inside one."""
         if self._lost or self._transport is None:
             return
         if self._expect_pending:
@@ -565,16 +687,14 @@ class _Connection(asyncio.Protocol):
         if self._no_more and not self._in_message:
             self._transport.close()
         elif not self._in_message:
-            self._set_deadline(_IDLE, self._limits.keepalive_timeout)
+            self._deadline_kind = _IDLE
+            self._deadline = (now or time.monotonic()) + self._limits.keepalive_timeout
 
-    async def _write(self, response: Response, head_only: bool, keep_alive: bool) -> None:
+    def _write(self, response: Response, head_only: bool, keep_alive: bool) -> None:
+        """Serialise and write one response (the caller has waited for the drain)."""
         transport = self._transport
         if transport is None or self._lost:
             return
-        if self._drain_waiter is not None:
-            await self._drain_waiter
-            if self._lost:
-                return
         status = response.status
         body = response.body
         head = [_status_line(status), _date_header()]
@@ -583,9 +703,11 @@ class _Connection(asyncio.Protocol):
             head.append(b"Content-Length: %d\r\n" % len(body))
         else:
             body = b""
-        for name, value in response.headers:
-            _check_header_value(value)
-            head.append(f"{name}: {value}\r\n".encode("latin-1"))
+        for header in response.headers:
+            line = _header_lines.get(header)
+            if line is None:
+                line = _header_line(header)
+            head.append(line)
         head.append(b"\r\n" if keep_alive else b"Connection: close\r\n\r\n")
         if head_only or not body:
             transport.write(b"".join(head))
