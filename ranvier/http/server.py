@@ -52,6 +52,7 @@ import contextlib
 import contextvars
 import logging
 import math
+import signal
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
@@ -277,6 +278,34 @@ class HttpServer:
             now = time.monotonic()
             for conn in list(self._connections):
                 conn.check_deadlines(now)
+
+
+async def wait_for_signal(
+    signals: tuple[signal.Signals, ...] = (signal.SIGTERM, signal.SIGINT),
+) -> signal.Signals:
+    """Wait for one of ``signals`` and return it (for the composer's graceful drain).
+
+    The handlers are installed on the running loop (main thread only) and removed
+    afterwards, so a second signal during the drain gets the default behaviour
+    (a second Ctrl-C stops at once)::
+
+        await wait_for_signal()
+        await server.shutdown(grace_seconds)
+    """
+    loop = asyncio.get_running_loop()
+    received: asyncio.Future[signal.Signals] = loop.create_future()
+
+    def on_signal(sig: signal.Signals) -> None:
+        if not received.done():
+            received.set_result(sig)
+
+    for sig in signals:
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        return await received
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
 
 
 def limits_values(limits: HttpLimits) -> tuple[float, float, float]:

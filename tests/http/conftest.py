@@ -14,7 +14,7 @@ import uvloop
 
 from ranvier.http.app import build_app
 from ranvier.http.router import Router
-from ranvier.http.server import HttpLimits, HttpServer
+from ranvier.http.server import App, HttpLimits, HttpServer
 from ranvier.http.types import Request, Response, json_response
 
 
@@ -149,7 +149,7 @@ async def serve() -> AsyncIterator[Serve]:
     running: list[Running] = []
 
     async def start(
-        target: Router | Callable[[Request], Awaitable[Response]] | None = None,
+        target: Router | App | None = None,
         limits: HttpLimits | None = None,
         **app_kwargs: object,
     ) -> Running:

@@ -390,3 +390,30 @@ async def test_app_exception_outside_build_app_is_500(serve: Serve) -> None:
     assert r.status == 500
     assert b"secret" not in r.body
     assert orjson.loads(r.body)["errcode"] == "M_UNKNOWN"
+
+
+async def test_context_and_errors_across_suspension(serve: Serve) -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+
+    async def handler(request: Request) -> Response:
+        var.set(request.path_params["v"])
+        await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        if request.path_params["v"] == "boom":
+            raise ValueError("late failure")
+        return json_response({"seen": var.get()})
+
+    router = Router()
+    router.add("GET", "/ctx/{v}", handler)
+    run = await serve(router)
+    clients = [await run.connect() for _ in range(3)]
+    results = await asyncio.gather(*(c.request("GET", f"/ctx/c{i}") for i, c in enumerate(clients)))
+    assert [r.json() for r in results] == [{"seen": f"c{i}"} for i in range(3)]
+    r = await clients[0].request("GET", "/ctx/boom")
+    assert r.status == 500
+    # The value set by a handler does not leak into the next request on the connection.
+    var_leak = await clients[0].request("GET", "/ctx/again")
+    assert var_leak.json() == {"seen": "again"}
+    assert var.get() == "unset"
