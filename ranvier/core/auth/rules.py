@@ -109,7 +109,8 @@ def check_auth_rules(event: Event, auth_events: Mapping[StateKey, Event]) -> Non
         if sender_level >= get_named_power_level("redact", auth_events):
             return
         redacts = event.redacts
-        if redacts is not None and domain_of(redacts) == domain_of(event.event_id):
+        own_domain = domain_of(event.event_id)
+        if redacts is not None and own_domain and domain_of(redacts) == own_domain:
             return
         raise AuthError("redaction", "sender may not redact events of another server")
 

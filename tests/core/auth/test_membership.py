@@ -79,6 +79,23 @@ def content_creator_ignored_v11(rv: RoomVersion) -> R:
     return r, r.member(BOB, "join", prev=[r.create.event_id])
 
 
+@T.case(
+    "v12 5.3.1: only the create sender, not an additional creator, gets the first join",
+    "member/join",
+    versions(12),
+)
+def v12_additional_creator_first_join(rv: RoomVersion) -> R:
+    r = Room(rv, create_content={"additional_creators": [BOB]})
+    return r, r.member(BOB, "join", prev=[r.create.event_id])
+
+
+@T.case("4.3.7: a join_rule that is not a string allows nobody", "member/join")
+def join_rule_not_string(rv: RoomVersion) -> R:
+    r = standard_room(rv)
+    r.put(r.event("m.room.join_rules", ALICE, {"join_rule": ["public"]}, ""))
+    return r, r.member(BOB, "join")
+
+
 @T.case("4.3.2: sender must match state_key", expect="member/join")
 def join_for_someone_else(rv: RoomVersion) -> R:
     r = standard_room(rv)

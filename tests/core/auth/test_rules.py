@@ -437,6 +437,15 @@ def redaction_without_redacts(rv: RoomVersion) -> R:
     return r, r.event("m.room.redaction", BOB, {}, event_id="$r:b.test")
 
 
+@T.case(
+    "v1-v2 11.3: ids without a domain never count as the same server", "redaction", versions(1, 2)
+)
+def redaction_domainless_ids(rv: RoomVersion) -> R:
+    r = standard_room(rv)
+    r.set_member(BOB, "join")
+    return r, r.event("m.room.redaction", BOB, {}, redacts="$abc", event_id="$def")
+
+
 @T.case("v3+: redaction of someone else's event passes auth (checked when served)", rvs=versions(3))
 def redaction_v3_weak(rv: RoomVersion) -> R:
     r = standard_room(rv)

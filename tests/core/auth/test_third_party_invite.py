@@ -109,6 +109,12 @@ def tpi_non_ed25519(rv: RoomVersion) -> R:
     return r, _invite(r, signed)
 
 
+@T.case("4.4.1.8: the invite's public key is not base64", "member/third_party_invite")
+def tpi_bad_public_key(rv: RoomVersion) -> R:
+    r = _room(rv, {"public_key": "not base64!", "public_keys": "also wrong"})
+    return r, _invite(r, _signed())
+
+
 @T.case("4.4.1.1: the target user is banned", "member/third_party_invite")
 def tpi_target_banned(rv: RoomVersion) -> R:
     r = _room(rv)
