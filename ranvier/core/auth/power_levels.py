@@ -21,7 +21,9 @@ strings"); v1-v5 also accept finite floats, truncated (rooms/v1 "... accept
 values as floats"). A value in the room state that does not parse is treated as
 absent (its default applies): the spec leaves that case undefined for v1-v9 and
 the v10+ rules make it impossible. A *new* power levels event carrying an
-unparseable value that the rules must compare is rejected.
+unparseable value that the rules must compare is rejected, and so is one whose
+``events`` (or, v6+, ``notifications``) is not an object: the spec states both
+only from v10, but no earlier rule can be evaluated on such content.
 
 :func:`check_power_levels_event` is rule 9 of rooms v3-v11 (10 in v1-v2 and v12).
 """
