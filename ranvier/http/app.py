@@ -110,6 +110,10 @@ class App:
             )
         return response
 
+    def body_limit(self, method: str, raw_path: str) -> int | None:
+        """Per-route body limit for the server (see ``Router.add(max_body_bytes=...)``)."""
+        return self.router.body_limit(method, raw_path)
+
     def precheck(self, method: str, raw_path: str) -> Response | None:
         """For ``Expect: 100-continue``: the error response if the request is unroutable."""
         try:

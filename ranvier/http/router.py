@@ -71,12 +71,23 @@ class Router:
         self._static: dict[str, dict[str, Route]] = {}
         self._root = _Node()
         self._count = 0
+        self._body_limits: dict[tuple[str, str], int] = {}
 
     def __len__(self) -> int:
         return self._count
 
-    def add(self, method: str, pattern: str, handler: Handler, *, name: str | None = None) -> None:
+    def add(
+        self,
+        method: str,
+        pattern: str,
+        handler: Handler,
+        *,
+        name: str | None = None,
+        max_body_bytes: int | None = None,
+    ) -> None:
         """Register ``handler`` for ``method`` on ``pattern`` (name defaults to the pattern).
+
+        ``max_body_bytes`` raises the server's body limit for this route (media uploads).
 
         Raises ValueError on a malformed pattern, a duplicate route, or two different
         parameter names at the same position.
@@ -85,6 +96,8 @@ class Router:
         if not pattern.startswith("/"):
             raise ValueError(f"route pattern must start with '/': {pattern!r}")
         route: Route = (handler, name or pattern)
+        if max_body_bytes is not None:
+            self._body_limits[(method, route[1])] = max_body_bytes
         segments = pattern.split("/")[1:]
         node = self._root
         is_static = True
@@ -182,6 +195,16 @@ class Router:
             error.headers.append(("Allow", ", ".join(sorted(allowed))))
             raise error
         raise MatrixError(404, "M_UNRECOGNIZED", "Unrecognized request")
+
+    def body_limit(self, method: str, raw_path: str) -> int | None:
+        """The ``max_body_bytes`` given for the route of this request, if any."""
+        if not self._body_limits:
+            return None
+        try:
+            _, _, name = self.resolve(method, raw_path)
+        except MatrixError:
+            return None
+        return self._body_limits.get((method.upper(), name))
 
     def allowed_methods(self, raw_path: str) -> frozenset[str]:
         """Methods routed on ``raw_path`` (empty if the path is unknown); for OPTIONS."""

@@ -78,6 +78,13 @@ Used for ``Expect: 100-continue``: the server only invites the body when the req
 would be routed (an unknown path gets its 404 at once)."""
 
 
+BodyLimit = Callable[[str, str], int | None]
+"""``body_limit(method, raw_path)``: a larger body limit for this route, or None.
+
+Asked only when a body exceeds ``HttpLimits.max_body_bytes`` (so it costs nothing for
+ordinary requests); lets e.g. media uploads accept more than JSON endpoints."""
+
+
 @dataclass(frozen=True, slots=True)
 class HttpLimits:
     """Resource limits of the HTTP server (sizes in bytes, times in seconds)."""
@@ -198,13 +205,20 @@ class HttpServer:
         limits: HttpLimits | None = None,
         *,
         precheck: Precheck | None = None,
+        body_limit: BodyLimit | None = None,
     ) -> None:
-        """``app`` answers every request; ``precheck`` defaults to ``app.precheck`` if any."""
+        """``app`` answers every request.
+
+        ``precheck`` and ``body_limit`` default to the app's methods of those names, if
+        it has them (``ranvier.http.app.App`` does)."""
         self.app = app
         self.limits = limits or HttpLimits()
         if precheck is None:
             precheck = getattr(app, "precheck", None)
         self.precheck = precheck
+        if body_limit is None:
+            body_limit = getattr(app, "body_limit", None)
+        self.body_limit = body_limit
         self.draining = False
         self._connections: set[_Connection] = set()
         self._servers: list[asyncio.AbstractServer] = []
@@ -380,6 +394,7 @@ class _Connection(asyncio.Protocol):
         "_parser",
         "_pipeline_paused",
         "_queue",
+        "_route_body_max",
         "_seq",
         "_server",
         "_task",
@@ -418,6 +433,7 @@ class _Connection(asyncio.Protocol):
         self._head_bytes = 0
         self._body_parts: list[bytes] = []
         self._body_len = 0
+        self._route_body_max: int | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------
 
@@ -516,7 +532,7 @@ class _Connection(asyncio.Protocol):
         headers = self._headers
         length_text = headers.get("content-length")
         # llhttp has already rejected a malformed or conflicting Content-Length.
-        if length_text is not None and int(length_text) > self._limits.max_body_bytes:
+        if length_text is not None and int(length_text) > self._body_max():
             self._fail(_too_large())
             raise _StopParsing
         expect = headers.get("expect")
@@ -537,12 +553,23 @@ class _Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         self._body_len += len(body)
-        if self._body_len > self._limits.max_body_bytes:
+        if self._body_len > self._limits.max_body_bytes and self._body_len > self._body_max():
             self._fail(_too_large())
             raise _StopParsing
         self._body_parts.append(body)
         if self._deadline_kind == _BODY:
             self._deadline = self._now + self._limits.body_timeout
+
+    def _body_max(self) -> int:
+        """The body limit of the current message (asks ``body_limit`` at most once)."""
+        if self._route_body_max is None:
+            limit = self._limits.max_body_bytes
+            ask = self._server.body_limit
+            if ask is not None:
+                method = self._parser.get_method().decode("ascii")
+                limit = max(limit, ask(method, self._path_only()) or 0)
+            self._route_body_max = limit
+        return self._route_body_max
 
     def on_message_complete(self) -> None:
         parser = self._parser

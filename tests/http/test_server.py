@@ -417,3 +417,27 @@ async def test_context_and_errors_across_suspension(serve: Serve) -> None:
     var_leak = await clients[0].request("GET", "/ctx/again")
     assert var_leak.json() == {"seen": "again"}
     assert var.get() == "unset"
+
+
+async def test_route_specific_body_limit(serve: Serve) -> None:
+    router = default_router()
+
+    async def upload(request: Request) -> Response:
+        return json_response({"size": len(request.body)})
+
+    router.add("POST", "/_matrix/media/v3/upload", upload, max_body_bytes=5000)
+    run = await serve(router, limits=HttpLimits(max_body_bytes=1000))
+    client = await run.connect()
+    r = await client.request("POST", "/_matrix/media/v3/upload", b"u" * 4000)
+    assert r.json() == {"size": 4000}
+    await client.send(
+        b"POST /_matrix/media/v3/upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + (b"3e8\r\n" + b"c" * 1000 + b"\r\n") * 4
+        + b"0\r\n\r\n"
+    )
+    assert (await client.response()).json() == {"size": 4000}
+    r = await client.request("POST", "/_matrix/media/v3/upload", b"u" * 5001)
+    assert r.status == 413
+    client = await run.connect()
+    r = await client.request("POST", "/echo", b"e" * 1001)
+    assert r.status == 413
