@@ -215,6 +215,14 @@ sub start
    ensure_ssl_key( $self->{paths}{tls_key} );
    create_ssl_cert( $self->{paths}{tls_cert}, $self->{paths}{tls_key}, $self->{bind_host} );
 
+   # --- Matrix signing key (kept between runs, made once) ----------------
+   my $signing_key = "$hs_dir/matrix_key.pem";
+   if( ! -e $signing_key ) {
+      system( $self->{python}, "-m", "ranvier", "generate-keys",
+              "--private-key", $signing_key ) == 0
+         or die "ranvier generate-keys failed for $signing_key\n";
+   }
+
    # --- config + command -------------------------------------------------
    $self->{paths}{log}    = "$hs_dir/ranvier.log";
    $self->{paths}{config} = $self->write_yaml_file(
@@ -303,7 +311,7 @@ sub _ranvier_config
       version => 2,
       global => {
          server_name        => $self->server_name,      # "127.0.0.1:PORT"
-         private_key        => "$hs_dir/matrix_key.pem", # generated at start if missing
+         private_key        => "$hs_dir/matrix_key.pem", # made by start() if missing
          database           => { connection_string => $connection_string },
          http_bind_address  => "",                       # no plain HTTP listener
          https_bind_address => "$self->{bind_host}:" . $self->secure_port,
