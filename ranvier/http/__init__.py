@@ -6,7 +6,8 @@ request. :func:`~ranvier.http.app.build_app` makes that app from the one route t
 :class:`~ranvier.http.router.Router`, adding error rendering, CORS, metrics and the
 access log. Handlers are ``async def handler(request: Request) -> Response``
 (``ranvier.http.types``) and use ``ranvier.http.parse`` to read JSON bodies and query
-parameters; ``ratelimit``, ``metrics`` and ``tls`` are small helpers for the composer.
+parameters; ``wire`` serialises response heads; ``ratelimit``, ``metrics``, ``cors``
+and ``tls`` are small helpers for the composer.
 """
 
 from ranvier.http.app import App, build_app

@@ -57,14 +57,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Generator
 from dataclasses import dataclass
-from email.utils import formatdate
-from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote
 
 import httptools
 
 from ranvier.http.types import Request, Response
+from ranvier.http.wire import canned_error, encode_head
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,6 @@ class HttpLimits:
 
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_NO_BODY_STATUSES = frozenset({204, 304})
 _BIG_BODY = 65536
 
 # Deadline kinds.
@@ -116,78 +114,6 @@ _LINGER = 4
 
 _LINGER_SECONDS = 2.0
 """After an error response, how long unread request bytes are still read and discarded."""
-
-_status_lines: dict[int, bytes] = {}
-
-
-def _status_line(status: int) -> bytes:
-    line = _status_lines.get(status)
-    if line is None:
-        try:
-            phrase = HTTPStatus(status).phrase
-        except ValueError:
-            phrase = "Unknown"
-        line = f"HTTP/1.1 {status} {phrase}\r\n".encode("ascii")
-        _status_lines[status] = line
-    return line
-
-
-_content_type_lines: dict[str, bytes] = {}
-
-
-def _content_type_line(content_type: str) -> bytes:
-    line = _content_type_lines.get(content_type)
-    if line is None:
-        _check_header_value(content_type)
-        line = f"Content-Type: {content_type}\r\n".encode("latin-1")
-        if len(_content_type_lines) < 256:
-            _content_type_lines[content_type] = line
-    return line
-
-
-_date_second = -1
-_date_line = b""
-
-
-def _date_header() -> bytes:
-    """``Date:`` header line, formatted at most once per second."""
-    global _date_second, _date_line
-    now = time.time()
-    second = int(now)
-    if second != _date_second:
-        _date_second = second
-        _date_line = b"Date: " + formatdate(now, usegmt=True).encode("ascii") + b"\r\n"
-    return _date_line
-
-
-_header_lines: dict[tuple[str, str], bytes] = {}
-
-
-def _header_line(header: tuple[str, str]) -> bytes:
-    """Encode one header line, caching it (most headers, like CORS, repeat verbatim)."""
-    name, value = header
-    _check_header_value(name)
-    _check_header_value(value)
-    line = f"{name}: {value}\r\n".encode("latin-1")
-    if len(_header_lines) < 4096:
-        _header_lines[header] = line
-    return line
-
-
-def _check_header_value(value: str) -> None:
-    if "\r" in value or "\n" in value:
-        raise ValueError(f"header value contains a line break: {value!r}")
-
-
-def _error_body(errcode: str, error: str) -> bytes:
-    # Hand-written to avoid importing orjson for four constant bodies.
-    return b'{"errcode":"%s","error":"%s"}' % (errcode.encode(), error.encode())
-
-
-def canned_error(status: int, errcode: str, error: str) -> Response:
-    """A JSON error response made by the server itself (not by a handler)."""
-    return Response(status=status, body=_error_body(errcode, error))
-
 
 _INTERNAL_ERROR = canned_error(500, "M_UNKNOWN", "Internal server error")
 
@@ -751,20 +677,15 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or self._lost:
             return
-        status = response.status
-        body = response.body
-        head = [_status_line(status), _date_header()]
-        if status not in _NO_BODY_STATUSES:
-            head.append(_content_type_line(response.content_type))
-            head.append(b"Content-Length: %d\r\n" % len(body))
-        else:
-            body = b""
-        for header in response.headers:
-            line = _header_lines.get(header)
-            if line is None:
-                line = _header_line(header)
-            head.append(line)
-        head.append(b"\r\n" if keep_alive else b"Connection: close\r\n\r\n")
+        try:
+            head, body = encode_head(response, keep_alive)
+        except (ValueError, UnicodeEncodeError, TypeError):
+            # A header with a line break or outside Latin-1, or a body that is not bytes.
+            logger.exception("unsendable response (status %s)", response.status)
+            head, body = encode_head(_INTERNAL_ERROR, keep_alive)
+        if type(body) is not bytes:
+            logger.error("response body is %s, not bytes", type(body).__name__)
+            head, body = encode_head(_INTERNAL_ERROR, keep_alive)
         if head_only or not body:
             transport.write(b"".join(head))
         elif len(body) < _BIG_BODY:

@@ -441,3 +441,26 @@ async def test_route_specific_body_limit(serve: Serve) -> None:
     client = await run.connect()
     r = await client.request("POST", "/echo", b"e" * 1001)
     assert r.status == 413
+
+
+async def test_header_injection_and_bad_bodies_become_500(serve: Serve) -> None:
+    async def inject(request: Request) -> Response:
+        return json_response({}, headers=[("X-Name", "a\r\nSet-Cookie: evil=1")])
+
+    async def non_latin(request: Request) -> Response:
+        return json_response({}, headers=[("Content-Disposition", "inline; filename=\u2603")])
+
+    async def not_bytes(request: Request) -> Response:
+        return Response(200, "text body")  # type: ignore[arg-type]
+
+    router = Router()
+    router.add("GET", "/inject", inject)
+    router.add("GET", "/nonlatin", non_latin)
+    router.add("GET", "/notbytes", not_bytes)
+    run = await serve(router)
+    client = await run.connect()
+    for path in ("/inject", "/nonlatin", "/notbytes"):
+        r = await client.request("GET", path)
+        assert r.status == 500, path
+        assert b"evil" not in r.raw_head
+    assert (await client.request("GET", "/nowhere")).status == 404
