@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ranvier.core.events import Event, StateKey
 from ranvier.core.room_versions import RoomVersion, StateResVersion
-from ranvier.core.state_res.auth_chain import AuthGraph
 from ranvier.core.state_res.v1 import resolve_v1
 from ranvier.core.state_res.v2 import resolve_v2
 
@@ -49,4 +48,4 @@ def resolve_state(
     """
     if room_version.state_res is StateResVersion.V1:
         return resolve_v1(state_sets, get_event)
-    return resolve_v2(room_version, state_sets, AuthGraph(get_event, get_auth_chain), is_rejected)
+    return resolve_v2(room_version, state_sets, get_event, get_auth_chain, is_rejected)

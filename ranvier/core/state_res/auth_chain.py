@@ -40,7 +40,7 @@ conflicted event by construction, and the DAG has no cycles, so the two ends dif
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from ranvier.core.events import Event
 from ranvier.core.room_versions import RoomVersion
@@ -77,18 +77,31 @@ def effective_auth_ids(event: Event) -> tuple[str, ...]:
 
 
 class AuthGraph:
-    """Memoised auth edges over the caller's event lookup. See the module docstring."""
+    """Memoised auth edges over the caller's event lookup. See the module docstring.
 
-    __slots__ = ("_edges", "get_auth_chain", "get_event")
+    ``implicit_create`` is the id of the room's create event in room v12, where it is an auth
+    event of every other event without being listed. Walks follow the listed ``auth_events``
+    and add the create event once at the end instead of materialising a longer tuple per
+    event.
+    """
 
-    def __init__(self, get_event: EventLookup, get_auth_chain: AuthChainLookup | None = None):
+    __slots__ = ("_edges", "get_auth_chain", "get_event", "implicit_create")
+
+    def __init__(
+        self,
+        get_event: EventLookup,
+        get_auth_chain: AuthChainLookup | None = None,
+        implicit_create: str | None = None,
+    ):
         """``get_event`` resolves ids; ``get_auth_chain`` optionally short-cuts closures."""
         self.get_event = get_event
         self.get_auth_chain = get_auth_chain
+        self.implicit_create = implicit_create
         self._edges: dict[str, tuple[str, ...]] = {}
 
     def auth_ids(self, event_id: str) -> tuple[str, ...]:
-        """Effective auth event ids of ``event_id``; empty if the event is unknown."""
+        """Effective auth event ids of ``event_id`` (see :func:`effective_auth_ids`);
+        empty if the event is unknown."""
         edges = self._edges.get(event_id)
         if edges is None:
             ev = self.get_event(event_id)
@@ -108,49 +121,67 @@ class AuthGraph:
             for root in list(out):
                 out.update(chain(root))
             return out
-        self._walk(out, list(out), None)
+        self._walk(out, list(out))
         return out
 
-    def _walk(self, seen: set[str], stack: list[str], targets: set[str] | None) -> None:
-        """Depth-first walk down auth edges from ``stack``, adding to ``seen``.
-
-        With ``targets``, matching ids are removed from it as they are reached and the walk
-        stops as soon as it is empty.
-        """
-        edges = self._edges
-        auth_ids = self.auth_ids
-        if targets is not None:
-            targets.difference_update(seen)
-            if not targets:
-                return
+    def _walk(self, seen: set[str], stack: list[str]) -> None:
+        """Depth-first walk down auth edges from ``stack``, adding every event to ``seen``."""
+        get_event = self.get_event
+        create = self.implicit_create
+        if create is not None and stack:
+            seen.add(create)  # below every event of a v12 room (a lone create included)
+        pop, push, add = stack.pop, stack.append, seen.add
         while stack:
-            eid = stack.pop()
-            auth = edges.get(eid)
-            if auth is None:
-                auth = auth_ids(eid)
-            for aid in auth:
+            ev = get_event(pop())
+            if ev is None:
+                continue
+            for aid in ev.auth_event_ids:
                 if aid not in seen:
-                    seen.add(aid)
-                    stack.append(aid)
-                    if targets is not None and aid in targets:
-                        targets.discard(aid)
-                        if not targets:
-                            return
+                    add(aid)
+                    push(aid)
 
-    def reaches_which(self, roots: Collection[str], targets: set[str]) -> set[str]:
+    def reaches_which(
+        self, roots: Iterable[str], targets: set[str], prune: set[str] | None = None
+    ) -> set[str]:
         """The members of ``targets`` inside ``closure(roots)``, walking only as far as
-        needed."""
+        needed: the walk stops once every target is found, and does not go below events of
+        ``prune`` (which must have no target in their closure)."""
         if self.get_auth_chain is not None:
             return self.closure(roots) & targets
-        wanted = set(targets)
         seen = set(roots)
-        self._walk(seen, list(seen), wanted)
-        return targets - wanted
+        found = seen & targets
+        wanted = targets - found
+        create = self.implicit_create
+        if create is not None and seen and create in wanted:
+            wanted.discard(create)
+            found.add(create)
+        if not wanted:
+            return found
+        no_prune: set[str] = set()
+        skip = prune if prune is not None else no_prune
+        get_event = self.get_event
+        stack = [r for r in seen if r not in skip]
+        pop, push, add = stack.pop, stack.append, seen.add
+        while stack:
+            ev = get_event(pop())
+            if ev is None:
+                continue
+            for aid in ev.auth_event_ids:
+                if aid not in seen:
+                    add(aid)
+                    if aid in wanted:
+                        found.add(aid)
+                        wanted.discard(aid)
+                        if not wanted:
+                            return found
+                    if aid not in skip:
+                        push(aid)
+        return found
 
 
 def auth_difference(
     graph: AuthGraph,
-    unconflicted_ids: Collection[str],
+    unconflicted_ids: Iterable[str],
     conflicted_by_set: Sequence[set[str]],
 ) -> tuple[set[str], set[str]]:
     """Return ``(auth difference, closure of all conflicted events)``.
@@ -161,9 +192,11 @@ def auth_difference(
     """
     closures = [graph.closure(ids) for ids in conflicted_by_set]
     union = set().union(*closures)
-    candidates = union - closures[0].intersection(*closures[1:])
+    common = closures[0].intersection(*closures[1:])
+    candidates = union - common
     if candidates:
-        candidates -= graph.reaches_which(unconflicted_ids, candidates)
+        # ``common`` is closed under auth edges and holds no candidate: no need to descend.
+        candidates -= graph.reaches_which(unconflicted_ids, candidates, common)
     return candidates, union
 
 
@@ -172,10 +205,17 @@ def conflicted_subgraph(graph: AuthGraph, conflicted: set[str], below: set[str])
 
     ``below`` must be ``graph.closure(conflicted)`` (as returned by :func:`auth_difference`).
     """
+    create = graph.implicit_create
+    if create is not None and create in conflicted:
+        # every event reaches the (implicit) create event: all of ``below`` is on a path
+        return set(below)
     up: dict[str, list[str]] = {}
-    auth_ids = graph.auth_ids
+    get_event = graph.get_event
     for eid in below:
-        for aid in auth_ids(eid):
+        ev = get_event(eid)
+        if ev is None:
+            continue
+        for aid in ev.auth_event_ids:
             if aid in below:
                 lst = up.get(aid)
                 if lst is None:

@@ -37,40 +37,34 @@ def iterative_auth_checks(
 ) -> None:
     """Apply the events of ``event_ids`` that pass auth to ``state`` (in place)."""
     get_event = graph.get_event
-    auth_ids = graph.auth_ids
+    state_get = state.get
     for eid in event_ids:
         event = get_event(eid)
         if event is None or event.state_key is None:
             continue
-        rv = event.room_version
-        own: dict[StateKey, Event] = {}
-        for aid in auth_ids(eid):
-            aev = get_event(aid)
-            if aev is None or aev.state_key is None:
-                continue
-            if is_rejected is not None and is_rejected(aid):
-                continue
-            own[(aev.type, aev.state_key)] = aev
-        needed = auth_types_for_event(rv, event.type, event.state_key, event.sender, event.content)
+        needed = auth_types_for_event(
+            event.room_version, event.type, event.state_key, event.sender, event.content
+        )
+        if _CREATE_KEY not in needed:  # always an auth event (implicitly so in room v12)
+            needed = needed | {_CREATE_KEY}
         auth_events: dict[StateKey, Event] = {}
+        missing: list[StateKey] = []
         for key in needed:
-            sid = state.get(key)
-            if sid is not None:
-                sev = get_event(sid)
-                if sev is not None:
-                    auth_events[key] = sev
+            sid = state_get(key)
+            sev = get_event(sid) if sid is not None else None
+            if sev is not None:
+                auth_events[key] = sev
+            else:
+                missing.append(key)
+        if missing:
+            # Fall back to the event's own (non-rejected) auth events for those keys.
+            for aid in graph.auth_ids(eid):
+                aev = get_event(aid)
+                if aev is None or aev.state_key is None:
                     continue
-            oev = own.get(key)
-            if oev is not None:
-                auth_events[key] = oev
-        if _CREATE_KEY not in auth_events:
-            # The create event is always an auth event (rules 1-2 of every room version).
-            cev = own.get(_CREATE_KEY)
-            if cev is None:
-                sid = state.get(_CREATE_KEY)
-                cev = get_event(sid) if sid is not None else None
-            if cev is not None:
-                auth_events[_CREATE_KEY] = cev
+                key = (aev.type, aev.state_key)
+                if key in missing and not (is_rejected is not None and is_rejected(aid)):
+                    auth_events[key] = aev
         try:
             check_auth_rules(event, auth_events)
         except AuthError:

@@ -28,7 +28,14 @@ from collections.abc import Callable, Mapping, Sequence
 
 from ranvier.core.events import StateKey
 from ranvier.core.room_versions import RoomVersion, StateResVersion
-from ranvier.core.state_res.auth_chain import AuthGraph, auth_difference, conflicted_subgraph
+from ranvier.core.state_res.auth_chain import (
+    AuthChainLookup,
+    AuthGraph,
+    EventLookup,
+    auth_difference,
+    conflicted_subgraph,
+    create_event_id_of,
+)
 from ranvier.core.state_res.iterative import iterative_auth_checks
 from ranvier.core.state_res.mainline import mainline_sort
 from ranvier.core.state_res.power_sort import is_power_event, reverse_topological_power_sort
@@ -41,36 +48,45 @@ def separate(
 ) -> tuple[dict[StateKey, str], dict[StateKey, set[str]]]:
     """Split into the unconflicted state map and, per conflicted key, its events
     (rooms/v2 "Unconflicted state map and conflicted state set")."""
+    # Compare every other set with the first, key by key (a dict lookup per key is far
+    # cheaper than building and hashing ``(key, event)`` item tuples).
     first = state_sets[0]
-    others = state_sets[1:]
-    unconflicted: dict[StateKey, str] = {}
+    n_first = len(first)
+    bad: set[StateKey] = set()
+    for other in state_sets[1:]:
+        get = other.get
+        differing = [k for k, v in first.items() if get(k) != v]
+        bad.update(differing)
+        # ``other`` holds at least ``n_first - len(differing)`` of the first set's keys; if it
+        # is no bigger than that, it has no key the first set lacks.
+        if len(other) > n_first - len(differing):
+            bad.update(other.keys() - first.keys())
+    unconflicted = dict(first)
     conflicted: dict[StateKey, set[str]] = {}
-    for key, eid in first.items():
-        same = True
-        for other in others:
-            if other.get(key) != eid:
-                same = False
-                break
-        if same:
-            unconflicted[key] = eid
-        else:
-            conflicted[key] = {eid}
-    for other in others:
-        for key, eid in other.items():
-            if key in unconflicted:
-                continue
-            ids = conflicted.get(key)
-            if ids is None:
-                conflicted[key] = {eid}
-            else:
-                ids.add(eid)
+    for key in bad:
+        unconflicted.pop(key, None)
+        conflicted[key] = {s[key] for s in state_sets if key in s}
     return unconflicted, conflicted
+
+
+def _implicit_create(
+    room_version: RoomVersion, conflicted_ids: set[str], get_event: EventLookup
+) -> str | None:
+    """The v12 create event id, implied by the room id of the events being resolved."""
+    if not room_version.room_id_from_create_event:
+        return None
+    for eid in conflicted_ids:
+        ev = get_event(eid)
+        if ev is not None:
+            return create_event_id_of(room_version, ev.room_id)
+    return None
 
 
 def resolve_v2(
     room_version: RoomVersion,
     state_sets: Sequence[Mapping[StateKey, str]],
-    graph: AuthGraph,
+    get_event: EventLookup,
+    get_auth_chain: AuthChainLookup | None = None,
     is_rejected: Callable[[str], bool] | None = None,
 ) -> dict[StateKey, str]:
     """Resolve ``state_sets`` with v2, or v2.1 when ``room_version.state_res`` says so."""
@@ -85,19 +101,22 @@ def resolve_v2(
 
     conflicted_by_set = [{s[k] for k in conflicted if k in s} for s in state_sets]
     conflicted_ids: set[str] = set().union(*conflicted_by_set)
-    diff, below = auth_difference(graph, set(unconflicted.values()), conflicted_by_set)
+    graph = AuthGraph(
+        get_event, get_auth_chain, _implicit_create(room_version, conflicted_ids, get_event)
+    )
+    diff, below = auth_difference(graph, unconflicted.values(), conflicted_by_set)
     full = conflicted_ids | diff
     if v21:
         full |= conflicted_subgraph(graph, conflicted_ids, below)
-    get_event = graph.get_event
-    full = {eid for eid in full if get_event(eid) is not None}
-
+    known: set[str] = set()  # the full conflicted set, less events the caller lacks
     power: list[str] = []
     for eid in full:
         ev = get_event(eid)
-        assert ev is not None
-        if is_power_event(ev):
-            power.append(eid)
+        if ev is not None:
+            known.add(eid)
+            if is_power_event(ev):
+                power.append(eid)
+    full = known
     sorted_power = reverse_topological_power_sort(power, full, graph)
 
     state: dict[StateKey, str] = {} if v21 else dict(unconflicted)

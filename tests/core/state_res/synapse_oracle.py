@@ -9,13 +9,14 @@ Input (JSON on stdin)::
     {"cases": [{"room_version": "10",
                 "room_id": "!r:x",
                 "events": [pdu, ...],          # every event the resolution may need
-                "state_sets": [[[type, state_key, event_id], ...], ...]}]}
+                "state_sets": [[[type, state_key, event_id], ...], ...],
+                "repeat": 1}]}                  # optional: runs, the fastest is reported
 
 Output (JSON on stdout)::
 
     {"results": [{"state": [[type, state_key, event_id], ...],
                   "event_ids": [id of each input pdu as Synapse computes it, ...],
-                  "cpu": seconds inside the resolver,
+                  "cpu": CPU seconds inside the resolver (fastest run),
                   "cpu_store": seconds of that spent in this script's store adaptor}]}
 
 Theory of operation: Synapse's v2 resolver (``synapse.state.v2.resolve_events_with_store``)
@@ -138,24 +139,30 @@ def resolve_case(case: dict[str, Any]) -> dict[str, Any]:
         ids.append(ev.event_id)
     room_id = case["room_id"]
     state_sets = [{(t, k): e for t, k, e in s} for s in case["state_sets"]]
-    store = MemoryStore(events)
-    start = time.process_time()
-    if rv.state_res == StateResolutionVersions.V1:
+    best: tuple[float, float] | None = None
+    for _ in range(case.get("repeat", 1)):
+        store = MemoryStore(events)
+        start = time.process_time()
+        if rv.state_res == StateResolutionVersions.V1:
 
-        async def factory(wanted: Iterable[str]) -> dict[str, Any]:
-            return {e: events[e] for e in wanted if e in events}
+            async def factory(wanted: Iterable[str]) -> dict[str, Any]:
+                return {e: events[e] for e in wanted if e in events}
 
-        result = run(state_v1.resolve_events_with_store(room_id, rv, state_sets, None, factory))
-    else:
-        result = run(
-            state_v2.resolve_events_with_store(ZeroClock(), room_id, rv, state_sets, None, store)
-        )
-    cpu = time.process_time() - start
+            coro = state_v1.resolve_events_with_store(room_id, rv, state_sets, None, factory)
+        else:
+            coro = state_v2.resolve_events_with_store(
+                ZeroClock(), room_id, rv, state_sets, None, store
+            )
+        result = run(coro)
+        cpu = time.process_time() - start
+        if best is None or cpu < best[0]:
+            best = (cpu, store.cpu)
+    assert best is not None
     return {
         "state": sorted([t, k, e] for (t, k), e in result.items()),
         "event_ids": ids,
-        "cpu": cpu,
-        "cpu_store": store.cpu,
+        "cpu": best[0],
+        "cpu_store": best[1],
     }
 
 

@@ -140,4 +140,6 @@ def test_v12_create_is_an_implicit_auth_event() -> None:
     assert effective_auth_ids(create) == ()
     assert effective_auth_ids(member) == ("$create",)
     events = {"$create": create, "$member": member}
-    assert AuthGraph(events.get).closure(["$member"]) == {"$member", "$create"}
+    graph = AuthGraph(events.get, implicit_create="$create")
+    assert graph.closure(["$member"]) == {"$member", "$create"}
+    assert graph.auth_ids("$member") == ("$create",)

@@ -40,3 +40,20 @@ def test_fixture_with_auth_chain_callback(path: Path) -> None:
 
     got = resolve_state(fx.room_version, fx.state_sets, fx.events.get, chain)
     assert got == fx.expected, fx.why
+
+
+def test_rejected_auth_events_are_not_used() -> None:
+    """rooms/v2 "Rejected events": during the iterative auth checks a rejected event from an
+    event's own auth events is not used. In v21_concurrent_join_kept Zara's join passes only
+    through its own auth event IJR (public); with IJR marked rejected the join rules are
+    missing (invite-only by default) and the join fails."""
+    fx = load_fixture(fixture_paths()[0].parent / "v21_concurrent_join_kept.json")
+    kept = resolve_state(fx.room_version, fx.state_sets, fx.events.get)
+    assert kept == fx.expected
+    got = resolve_state(
+        fx.room_version, fx.state_sets, fx.events.get, is_rejected=lambda e: e == "$IJR"
+    )
+    zara = ("m.room.member", "@zara:z")
+    assert zara in kept
+    assert zara not in got
+    assert {k: v for k, v in got.items()} == {k: v for k, v in kept.items() if k != zara}
