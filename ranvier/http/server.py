@@ -323,6 +323,7 @@ class _Connection(asyncio.Protocol):
         "_route_body_max",
         "_seq",
         "_server",
+        "_stash",
         "_task",
         "_transport",
         "_url",
@@ -347,6 +348,7 @@ class _Connection(asyncio.Protocol):
         self._expect_pending = False
         self._seq = 0
         self._now = 0.0
+        self._stash: list[bytes] = []
         self._reset_message()
         self._deadline = math.inf
         self._deadline_kind = _NONE
@@ -399,25 +401,77 @@ class _Connection(asyncio.Protocol):
         if self._no_more or self._failed:
             return
         self._now = time.monotonic()
+        if self._stash:
+            self._stash.append(data)  # arrived before pause_reading took effect
+            return
+        self._feed(memoryview(data), 0)
+
+    def _feed(self, view: memoryview, pos: int) -> None:
+        """Parse ``view[pos:]``, one header block at a time, stopping at a full queue.
+
+        Slices end after each ``CRLF CRLF`` so that at most about one message completes
+        per ``feed_data`` call; once ``max_pipelined`` requests are queued the rest is
+        kept in ``_stash`` (and reading is paused) until the queue has room again. A
+        read holding a single request is fed in one call.
+        """
+        end_all = len(view)
+        obj = view.obj
+        assert isinstance(obj, bytes)
+        while pos < end_all:
+            if len(self._queue) >= self._limits.max_pipelined:
+                self._stash.append(bytes(view[pos:]))
+                self._pause_for_pipeline()
+                return
+            boundary = obj.find(b"\r\n\r\n", pos)
+            end = end_all if boundary < 0 or boundary + 4 >= end_all else boundary + 4
+            if not self._feed_slice(view[pos:end]):
+                return
+            pos = end
+
+    def _feed_slice(self, chunk: memoryview) -> bool:
+        """Feed one slice to the parser; False when parsing has stopped for good."""
         began_before = self._in_message and not self._headers_done
         seq = self._seq
         try:
-            self._parser.feed_data(data)
+            self._parser.feed_data(chunk)
         except httptools.HttpParserUpgrade:
             # The upgrade is not supported: answer the request normally, then close.
             self._stop_reading()
-            return
+            return False
         except Exception as exc:  # HttpParserError or our _StopParsing
             if not self._failed:
                 logger.debug("malformed request from %s: %s", self._client_ip, exc)
                 self._fail(canned_error(400, "M_UNKNOWN", "Malformed HTTP request"))
-            return
+            return False
         if began_before and seq == self._seq and self._in_message and not self._headers_done:
             # Still inside a header block that started in an earlier chunk: every byte of
             # this chunk was header bytes that httptools buffers before calling us.
-            self._head_bytes += len(data)
+            self._head_bytes += len(chunk)
             if self._head_bytes > self._limits.max_header_bytes:
                 self._fail_headers_too_large()
+                return False
+        return not (self._no_more or self._failed)
+
+    def _pause_for_pipeline(self) -> None:
+        if not self._pipeline_paused:
+            self._pipeline_paused = True
+            if self._transport is not None:
+                self._transport.pause_reading()
+
+    def _unpause_pipeline(self) -> None:
+        """The queue has room again: parse what was stashed, then read again."""
+        self._pipeline_paused = False
+        stash, self._stash = self._stash, []
+        self._now = time.monotonic()
+        for index, data in enumerate(stash):
+            if self._no_more or self._failed:
+                return
+            self._feed(memoryview(data), 0)
+            if self._stash:  # full again: keep the rest, still paused
+                self._stash.extend(stash[index + 1 :])
+                return
+        if not self._no_more and self._transport is not None:
+            self._transport.resume_reading()
 
     def eof_received(self) -> bool | None:
         # Half-close from the client: answer what was received, then close.
@@ -573,10 +627,8 @@ class _Connection(asyncio.Protocol):
             self._run_eagerly(item[0], item[1])
             return
         self._queue.append(item)
-        if len(self._queue) >= self._limits.max_pipelined and not self._pipeline_paused:
-            self._pipeline_paused = True
-            if self._transport is not None:
-                self._transport.pause_reading()
+        if len(self._queue) >= self._limits.max_pipelined:
+            self._pause_for_pipeline()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._process(None))
 
@@ -625,10 +677,8 @@ class _Connection(asyncio.Protocol):
                     return
             while queue and not self._lost:
                 item = queue.popleft()
-                if self._pipeline_paused and len(queue) < self._limits.max_pipelined // 2:
-                    self._pipeline_paused = False
-                    if not self._no_more and self._transport is not None:
-                        self._transport.resume_reading()
+                if self._pipeline_paused and len(queue) <= self._limits.max_pipelined // 2:
+                    self._unpause_pipeline()
                 if self._drain_waiter is not None:
                     await self._drain_waiter
                 if isinstance(item, Response):
@@ -663,6 +713,10 @@ class _Connection(asyncio.Protocol):
         ``now`` is the time of the current read when called from inside one."""
         if self._lost or self._transport is None:
             return
+        if self._pipeline_paused:
+            self._unpause_pipeline()
+            if self._task is not None or self._queue:
+                return  # the stash held more requests; their task will come back here
         if self._expect_pending:
             self._expect_pending = False
             self._transport.write(_CONTINUE)

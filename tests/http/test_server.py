@@ -198,15 +198,39 @@ async def test_pipelined_requests_answered_in_order(serve: Serve) -> None:
 
 
 async def test_many_pipelined_requests_pause_and_resume(serve: Serve) -> None:
-    run = await serve(limits=HttpLimits(max_pipelined=4))
-    client = await run.connect()
-    count = 200
-    await client.send(
-        b"".join(f"GET /echo?i={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode() for i in range(count))
-    )
-    for i in range(count):
-        r = await client.response()
-        assert r.json()["query"] == {"i": [str(i)]}  # type: ignore[index]
+    queued: list[int] = []
+
+    async def suspending(request: Request) -> Response:
+        # Suspend so that later pipelined requests really queue up behind this one.
+        await asyncio.sleep(0.001)
+        (conn,) = run.server._connections
+        queued.append(len(conn._queue))
+        return json_response({"i": request.query_one("i")})
+
+    router = Router()
+    router.add("GET", "/q", suspending)
+    router.add("POST", "/q", suspending)
+    for limit in (4, 1):
+        queued.clear()
+        run = await serve(router, limits=HttpLimits(max_pipelined=limit))
+        client = await run.connect()
+        count = 200
+        await client.send(
+            b"".join(
+                f"GET /q?i={i} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+                if i % 3
+                else f"POST /q?i={i} HTTP/1.1\r\nContent-Length: 8\r\n\r\n\r\n\r\n\r\n\r\n".encode()
+                for i in range(count)
+            )
+        )
+        for i in range(count):
+            r = await client.response()
+            assert r.json() == {"i": str(i)}
+        # Parsing stops at max_pipelined queued requests, not after the whole read.
+        assert max(queued) <= limit
+        assert limit == 1 or max(queued) >= 2
+        await client.close()
+        await run.server.shutdown(1.0)
 
 
 async def test_connection_close_honoured(serve: Serve) -> None:
