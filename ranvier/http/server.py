@@ -13,28 +13,34 @@ callbacks: header bytes (precisely, from the URL and each header, plus a coarse 
 raw bytes while a header block is still incomplete so a never-ending header cannot grow
 memory), the declared ``Content-Length`` and the bytes of a chunked body.
 
-A complete message becomes a :class:`~ranvier.http.types.Request` and is appended to the
-connection's queue. A single task per connection (started when the queue becomes
-non-empty, ended when it is empty again) takes requests one at a time, awaits the
-application, and writes the response, so pipelined requests are answered in order. When
-``max_pipelined`` requests are queued the transport stops reading until the queue
-shrinks. A protocol error or a limit violation does not answer at once: it is queued as
-a ready-made "canned" response behind the requests already received, and after it is
-written the connection closes. The exception is a body that is too large or an
-``Expect: 100-continue`` refused, which are answered as soon as nothing is in front of
-them.
+A complete message becomes a :class:`~ranvier.http.types.Request`. If nothing is being
+answered on the connection, the app's coroutine is started at once, inside the parser
+callback; when it finishes without suspending (cached answers, errors, point reads on
+the loop) the response is written with no Task created at all. Otherwise the request
+goes to the connection's queue, and a single task per connection (started when there is
+work, ended when there is none) takes requests one at a time, so pipelined requests are
+answered in order. Input is parsed one header block at a time; when ``max_pipelined``
+requests are queued, the rest of the read is stashed unparsed and the transport stops
+reading until the queue has room.
+
+A protocol error or a limit violation stops parsing and queues a ready-made error
+response behind the requests already received (so it is sent at once when nothing is
+in front of it; responses never overtake each other). After it, the server half-closes
+and keeps discarding input for a moment ("lingering close"), so that a client still
+sending its oversized body reads the 413 instead of a connection reset.
 
 Write backpressure: when the transport's buffer is over its high-water mark the protocol
-gets ``pause_writing``; the processing task awaits ``resume_writing`` before it writes
-the next response. A peer that never reads is aborted after ``body_timeout`` of being
-paused, so a stuck client only ever holds its own buffer.
+gets ``pause_writing``; the next response waits for ``resume_writing`` (requests then
+queue, and parsing stops at ``max_pipelined``). A peer that never reads is aborted
+after ``body_timeout`` of being paused, so a stuck client only ever holds its own
+buffer.
 
 Timeouts use one deadline per connection (and one for paused writes), checked by a
 single sweeper task per server every fraction of a second, rather than a timer handle
 per request: idle keep-alive (``keepalive_timeout``), a header block that takes too long
 in total (``header_timeout``, which is what drops slowloris clients), and a body that
-stalls (``body_timeout``, reset by each body chunk). A handler that runs long (a sync
-long-poll) has no deadline here.
+stalls (``body_timeout``, reset by each read that carries body bytes). A handler that
+runs long (a sync long-poll) has no deadline here.
 
 Graceful shutdown: :meth:`HttpServer.shutdown` closes the listening sockets, closes idle
 connections, lets the queued and in-flight requests finish (their last response carries
