@@ -410,7 +410,13 @@ class _Connection(asyncio.Protocol):
         if self._stash:
             self._stash.append(data)  # arrived before pause_reading took effect
             return
-        self._feed(memoryview(data), 0)
+        boundary = data.find(b"\r\n\r\n")
+        if (boundary < 0 or boundary + 4 >= len(data)) and (
+            len(self._queue) < self._limits.max_pipelined
+        ):
+            self._feed_slice(data)  # the usual read: at most one header block
+        else:
+            self._feed(memoryview(data), 0)
 
     def _feed(self, view: memoryview, pos: int) -> None:
         """Parse ``view[pos:]``, one header block at a time, stopping at a full queue.
@@ -434,7 +440,7 @@ class _Connection(asyncio.Protocol):
                 return
             pos = end
 
-    def _feed_slice(self, chunk: memoryview) -> bool:
+    def _feed_slice(self, chunk: bytes | memoryview) -> bool:
         """Feed one slice to the parser; False when parsing has stopped for good."""
         began_before = self._in_message and not self._headers_done
         seq = self._seq
