@@ -10,6 +10,8 @@ event's ``sender``; the grammar itself lives in :mod:`ranvier.core.ids`.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ranvier.core.ids import InvalidIdentifier, parse_user_id
 
 
@@ -21,6 +23,13 @@ def is_valid_user_id(user_id: object) -> bool:
     """
     if not isinstance(user_id, str):
         return False
+    return _valid_user_id_str(user_id)
+
+
+@lru_cache(maxsize=1 << 16)
+def _valid_user_id_str(user_id: str) -> bool:
+    """Memoised grammar check: state resolution re-checks the same power levels
+    ``users`` maps many times, and the answer depends only on the string."""
     try:
         parse_user_id(user_id, historical=True)
     except InvalidIdentifier:
