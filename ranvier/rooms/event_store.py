@@ -1,0 +1,391 @@
+"""The events table and the per-room indexes around it, written in one transaction.
+
+Theory of operation
+-------------------
+:meth:`EventStore.persist` stores one event and everything that changes with it in ONE
+transaction, so a crash leaves either all of it or none of it:
+
+1. the ``rooms`` row (for a create event);
+2. the next global stream position (``stream_positions``: an ``UPDATE ... RETURNING``
+   whose row lock is held to the commit, so positions become visible in increasing
+   order on PostgreSQL too -- what sync needs to never miss an event; the price is
+   that commits, not checks, are serialised across rooms);
+3. the ``events`` row (JSON, NIDs, depth, stream position, flags, the snapshot ids
+   of the state before and after it);
+4. for a state event, the new snapshot (:mod:`ranvier.rooms.state_store`);
+5. forward extremities (the event replaces its ``prev_events``), the room's current
+   snapshot, the membership index, and the client transaction id.
+
+Caches (events by NID and id, the state snapshots) are filled only after the commit.
+Reads used by the room service live here too: events by id or NID, extremities,
+memberships, transaction ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from ranvier.core.events import Event
+from ranvier.core.room_versions import RoomVersion, get_room_version
+from ranvier.db import Database
+from ranvier.rooms.lru import LruCache
+from ranvier.rooms.state_store import NidKey, Snapshot, StateStore
+
+
+@dataclass(frozen=True, slots=True)
+class RoomInfo:
+    """A room known to this server."""
+
+    nid: int
+    room_id: str
+    room_version: RoomVersion
+    creator: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event with what the store knows about it."""
+
+    event: Event
+    nid: int
+    room_nid: int
+    stream_ordering: int
+    rejected: bool
+    soft_failed: bool
+    redacted_by: int | None
+    state_before_nid: int
+    state_after_nid: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """Everything :meth:`EventStore.persist` writes for one event."""
+
+    event: Event
+    room: RoomInfo | None
+    """The event's room; None for a create event (the room row is made with it)."""
+    type_nid: int
+    state_key_nid: int | None
+    state_before: Snapshot
+    prev_nids: Sequence[int]
+    """NIDs of the event's ``prev_events`` (no longer forward extremities)."""
+    txn: tuple[str, str, str] | None = None
+    """``(user_id, device_id, txn_id)`` of a client send, for idempotency."""
+
+
+@dataclass(frozen=True, slots=True)
+class Persisted:
+    """The outcome of :meth:`EventStore.persist`."""
+
+    stored: StoredEvent
+    room: RoomInfo
+    state_after: Snapshot
+
+
+_EVENT_COLUMNS = (
+    "e.event_nid, e.event_id, e.room_nid, e.stream_ordering, e.json, e.rejected,"
+    " e.soft_failed, e.redacted_by, e.state_before_nid, e.state_after_nid, r.room_version"
+)
+
+
+class EventStore:
+    """Persistence of events, rooms and their indexes."""
+
+    def __init__(self, db: Database, state: StateStore, cache_size: int = 20_000) -> None:
+        self.db = db
+        self.state = state
+        self._by_nid: LruCache[int, StoredEvent] = LruCache(cache_size)
+        self._nid_of: LruCache[str, int] = LruCache(cache_size)
+        self._rooms: dict[str, RoomInfo] = {}
+
+    # ---- rooms ----------------------------------------------------------------------
+
+    async def get_room(self, room_id: str) -> RoomInfo | None:
+        """The room ``room_id`` if this server knows it."""
+        info = self._rooms.get(room_id)
+        if info is not None:
+            return info
+        row = await self.db.fetchone(
+            "SELECT room_nid, room_version, creator FROM rooms WHERE room_id = $1", room_id
+        )
+        if row is None:
+            return None
+        info = RoomInfo(int(row[0]), room_id, get_room_version(row[1]), row[2])
+        self._rooms[room_id] = info
+        return info
+
+    async def current_snapshot_nid(self, room_nid: int) -> int:
+        """The snapshot id of the room's current state."""
+        row = await self.db.fetchone(
+            "SELECT current_snapshot_nid FROM rooms WHERE room_nid = $1", room_nid
+        )
+        return 0 if row is None else int(row[0])
+
+    async def set_published(self, room_nid: int, published: bool) -> None:
+        """Publish the room in (or remove it from) the room directory."""
+        await self.db.execute(
+            "UPDATE rooms SET published = $1 WHERE room_nid = $2", published, room_nid
+        )
+
+    async def is_published(self, room_nid: int) -> bool:
+        """Whether the room is published in the room directory."""
+        row = await self.db.fetchone("SELECT published FROM rooms WHERE room_nid = $1", room_nid)
+        return bool(row and row[0])
+
+    async def forward_extremities(self, room_nid: int) -> list[int]:
+        """NIDs of the room's forward extremities (events with no children yet)."""
+        rows = await self.db.fetchall(
+            "SELECT event_nid FROM room_forward_extremities WHERE room_nid = $1 ORDER BY event_nid",
+            room_nid,
+        )
+        return [int(r[0]) for r in rows]
+
+    # ---- writing --------------------------------------------------------------------
+
+    async def persist(self, new: NewEvent) -> Persisted:
+        """Store ``new`` atomically (see the module docstring); return what was stored."""
+        ev = new.event
+        async with self.db.transaction() as conn:
+            room = new.room
+            if room is None:
+                rv = ev.room_version
+                row = await conn.fetchone(
+                    "INSERT INTO rooms (room_id, room_version, creator, created_ts)"
+                    " VALUES ($1, $2, $3, $4) RETURNING room_nid",
+                    ev.room_id,
+                    rv.identifier,
+                    ev.sender,
+                    ev.origin_server_ts,
+                )
+                assert row is not None
+                room = RoomInfo(int(row[0]), ev.room_id, rv, ev.sender)
+            row = await conn.fetchone(
+                "UPDATE stream_positions SET position = position + 1"
+                " WHERE stream = 'events' RETURNING position"
+            )
+            assert row is not None
+            stream = int(row[0])
+            before = new.state_before
+            row = await conn.fetchone(
+                "INSERT INTO events (event_id, room_nid, type_nid, state_key_nid, depth,"
+                " stream_ordering, origin_server_ts, sender, json, state_before_nid,"
+                " state_after_nid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)"
+                " RETURNING event_nid",
+                ev.event_id,
+                room.nid,
+                new.type_nid,
+                new.state_key_nid,
+                ev.depth,
+                stream,
+                ev.origin_server_ts,
+                ev.sender,
+                orjson.dumps(ev.pdu).decode(),
+                before.nid,
+            )
+            assert row is not None
+            event_nid = int(row[0])
+            after = before
+            if new.state_key_nid is not None:
+                key: NidKey = (new.type_nid, new.state_key_nid)
+                after = await self.state.write(conn, room.nid, before, {key: event_nid})
+                await conn.execute(
+                    "UPDATE events SET state_after_nid = $1 WHERE event_nid = $2",
+                    after.nid,
+                    event_nid,
+                )
+            if new.prev_nids:
+                await conn.executemany(
+                    "DELETE FROM room_forward_extremities WHERE room_nid = $1 AND event_nid = $2",
+                    [(room.nid, p) for p in new.prev_nids],
+                )
+            await conn.execute(
+                "INSERT INTO room_forward_extremities (room_nid, event_nid) VALUES ($1, $2)",
+                room.nid,
+                event_nid,
+            )
+            if after.nid != before.nid:
+                await conn.execute(
+                    "UPDATE rooms SET current_snapshot_nid = $1 WHERE room_nid = $2",
+                    after.nid,
+                    room.nid,
+                )
+            membership = ev.membership if ev.type == "m.room.member" else None
+            if membership is not None and ev.state_key is not None:
+                await conn.execute(
+                    "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
+                    " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
+                    " ON CONFLICT (room_nid, user_id) DO UPDATE SET"
+                    " membership = excluded.membership, event_nid = excluded.event_nid,"
+                    " stream_ordering = excluded.stream_ordering",
+                    room.nid,
+                    ev.state_key,
+                    membership,
+                    event_nid,
+                    stream,
+                )
+            if new.txn is not None:
+                user_id, device_id, txn_id = new.txn
+                await conn.execute(
+                    "INSERT INTO event_txn_ids (user_id, device_id, room_nid, txn_id, event_nid)"
+                    " VALUES ($1, $2, $3, $4, $5)",
+                    user_id,
+                    device_id,
+                    room.nid,
+                    txn_id,
+                    event_nid,
+                )
+        # Committed: now the caches may learn about it.
+        stored = StoredEvent(
+            ev, event_nid, room.nid, stream, False, False, None, before.nid, after.nid
+        )
+        self._by_nid.put(event_nid, stored)
+        self._nid_of.put(ev.event_id, event_nid)
+        self._rooms[room.room_id] = room
+        self.state.remember(after)
+        return Persisted(stored, room, after)
+
+    # ---- reading events -------------------------------------------------------------
+
+    def _row_to_stored(self, row: Sequence[object]) -> StoredEvent:
+        rv = get_room_version(str(row[10]))
+        pdu = orjson.loads(str(row[4]))
+        event = Event(pdu, rv, str(row[1]))
+        redacted_by = row[7]
+        return StoredEvent(
+            event,
+            int(row[0]),  # type: ignore[call-overload]
+            int(row[2]),  # type: ignore[call-overload]
+            int(row[3]),  # type: ignore[call-overload]
+            bool(row[5]),
+            bool(row[6]),
+            None if redacted_by is None else int(redacted_by),  # type: ignore[call-overload]
+            int(row[8]),  # type: ignore[call-overload]
+            int(row[9]),  # type: ignore[call-overload]
+        )
+
+    async def get_by_id(self, event_id: str) -> StoredEvent | None:
+        """The stored event ``event_id``, or None."""
+        nid = self._nid_of.get(event_id)
+        if nid is not None:
+            cached = self._by_nid.get(nid)
+            if cached is not None:
+                return cached
+        row = await self.db.fetchone(
+            f"SELECT {_EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_nid = e.room_nid"
+            " WHERE e.event_id = $1",
+            event_id,
+        )
+        if row is None:
+            return None
+        stored = self._row_to_stored(row)
+        self._by_nid.put(stored.nid, stored)
+        self._nid_of.put(event_id, stored.nid)
+        return stored
+
+    async def get_by_nids(self, nids: Iterable[int]) -> dict[int, StoredEvent]:
+        """The stored events with these NIDs (unknown NIDs are left out)."""
+        out: dict[int, StoredEvent] = {}
+        missing: list[int] = []
+        for nid in nids:
+            cached = self._by_nid.get(nid)
+            if cached is None:
+                missing.append(nid)
+            else:
+                out[nid] = cached
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            marks = ", ".join(f"${j + 1}" for j in range(len(chunk)))
+            rows = await self.db.fetchall(
+                f"SELECT {_EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_nid = e.room_nid"
+                f" WHERE e.event_nid IN ({marks})",
+                *chunk,
+            )
+            for row in rows:
+                stored = self._row_to_stored(row)
+                self._by_nid.put(stored.nid, stored)
+                self._nid_of.put(stored.event.event_id, stored.nid)
+                out[stored.nid] = stored
+        return out
+
+    # ---- memberships ----------------------------------------------------------------
+
+    async def rooms_of_user(self, user_id: str, membership: str) -> list[str]:
+        """Ids of the rooms where ``user_id``'s current membership is ``membership``."""
+        rows = await self.db.fetchall(
+            "SELECT r.room_id FROM room_memberships m JOIN rooms r ON r.room_nid = m.room_nid"
+            " WHERE m.user_id = $1 AND m.membership = $2 ORDER BY r.room_id",
+            user_id,
+            membership,
+        )
+        return [str(r[0]) for r in rows]
+
+    async def members(self, room_nid: int) -> list[tuple[str, str, int]]:
+        """``(user_id, membership, event_nid)`` of every user with a membership in the room."""
+        rows = await self.db.fetchall(
+            "SELECT user_id, membership, event_nid FROM room_memberships WHERE room_nid = $1"
+            " ORDER BY user_id",
+            room_nid,
+        )
+        return [(str(r[0]), str(r[1]), int(r[2])) for r in rows]
+
+    async def membership_of(self, room_nid: int, user_id: str) -> str | None:
+        """``user_id``'s current membership in the room, or None."""
+        row = await self.db.fetchone(
+            "SELECT membership FROM room_memberships WHERE room_nid = $1 AND user_id = $2",
+            room_nid,
+            user_id,
+        )
+        return None if row is None else str(row[0])
+
+    async def joined_after(self, room_nid: int, user_id: str, stream_ordering: int) -> bool:
+        """Whether ``user_id`` joined the room at a stream position after ``stream_ordering``
+        (client-server-api "History visibility", rule 3 for ``shared``)."""
+        rows = await self.db.fetchall(
+            "SELECT e.json FROM events e JOIN event_type_nids t ON t.type_nid = e.type_nid"
+            " JOIN state_key_nids k ON k.state_key_nid = e.state_key_nid"
+            " WHERE e.room_nid = $1 AND t.event_type = 'm.room.member' AND k.state_key = $2"
+            " AND e.stream_ordering > $3 AND NOT e.rejected",
+            room_nid,
+            user_id,
+            stream_ordering,
+        )
+        return any(
+            orjson.loads(str(r[0])).get("content", {}).get("membership") == "join" for r in rows
+        )
+
+    # ---- transaction ids ------------------------------------------------------------
+
+    async def event_for_txn(
+        self, user_id: str, device_id: str, room_nid: int, txn_id: str
+    ) -> str | None:
+        """The event id sent earlier with this transaction id, or None."""
+        row = await self.db.fetchone(
+            "SELECT e.event_id FROM event_txn_ids t JOIN events e ON e.event_nid = t.event_nid"
+            " WHERE t.user_id = $1 AND t.device_id = $2 AND t.room_nid = $3 AND t.txn_id = $4",
+            user_id,
+            device_id,
+            room_nid,
+            txn_id,
+        )
+        return None if row is None else str(row[0])
+
+    async def txn_of_event(self, event_nid: int, user_id: str, device_id: str) -> str | None:
+        """The transaction id with which ``user_id``'s device sent the event, or None."""
+        row = await self.db.fetchone(
+            "SELECT txn_id FROM event_txn_ids WHERE event_nid = $1 AND user_id = $2"
+            " AND device_id = $3",
+            event_nid,
+            user_id,
+            device_id,
+        )
+        return None if row is None else str(row[0])
+
+    async def stream_position(self) -> int:
+        """The highest stream position committed so far."""
+        row = await self.db.fetchone(
+            "SELECT position FROM stream_positions WHERE stream = 'events'"
+        )
+        return 0 if row is None else int(row[0])

@@ -1,0 +1,99 @@
+"""Numeric ids (NIDs) for event types and state keys.
+
+State storage and the events table refer to ``(type, state_key)`` pairs by two small
+integers instead of two strings: a state entry is then three integers (see
+:mod:`ranvier.rooms.state_store`). The mapping is global (shared by all rooms) and
+append-only, so it is cached without invalidation.
+
+A NID is assigned by ``INSERT ... ON CONFLICT DO NOTHING`` followed by a ``SELECT``, in
+its own statement outside any event transaction: an id assigned for an event that is
+then rejected or rolled back is harmless (an unused row), while the event's own
+transaction stays small. Only committed ids ever enter the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ranvier.db import Database
+from ranvier.rooms.lru import LruCache
+
+CACHE_SIZE = 100_000
+
+
+class _NidTable:
+    """One ``text <-> nid`` table with caches both ways."""
+
+    def __init__(self, db: Database, table: str, nid_col: str, text_col: str) -> None:
+        self.db = db
+        self._insert = (
+            f"INSERT INTO {table} ({text_col}) VALUES ($1) ON CONFLICT ({text_col}) DO NOTHING"
+        )
+        self._select = f"SELECT {nid_col} FROM {table} WHERE {text_col} = $1"
+        self._select_text = f"SELECT {text_col} FROM {table} WHERE {nid_col} = $1"
+        self.by_text: LruCache[str, int] = LruCache(CACHE_SIZE)
+        self.by_nid: LruCache[int, str] = LruCache(CACHE_SIZE)
+
+    def _remember(self, text: str, nid: int) -> int:
+        self.by_text.put(text, nid)
+        self.by_nid.put(nid, text)
+        return nid
+
+    async def lookup(self, text: str) -> int | None:
+        """The NID of ``text`` if it has one (never creates)."""
+        nid = self.by_text.get(text)
+        if nid is not None:
+            return nid
+        row = await self.db.fetchone(self._select, text)
+        return None if row is None else self._remember(text, int(row[0]))
+
+    async def assign(self, text: str) -> int:
+        """The NID of ``text``, creating it if needed."""
+        nid = await self.lookup(text)
+        if nid is not None:
+            return nid
+        await self.db.execute(self._insert, text)
+        row = await self.db.fetchone(self._select, text)
+        assert row is not None
+        return self._remember(text, int(row[0]))
+
+    async def text_of(self, nid: int) -> str:
+        """The text of ``nid`` (raises KeyError if unknown)."""
+        text = self.by_nid.get(nid)
+        if text is not None:
+            return text
+        row = await self.db.fetchone(self._select_text, nid)
+        if row is None:
+            raise KeyError(nid)
+        self._remember(str(row[0]), nid)
+        return str(row[0])
+
+
+class NidStore:
+    """NIDs for event types and state keys."""
+
+    def __init__(self, db: Database) -> None:
+        self.types = _NidTable(db, "event_type_nids", "type_nid", "event_type")
+        self.state_keys = _NidTable(db, "state_key_nids", "state_key_nid", "state_key")
+
+    async def assign_key(self, event_type: str, state_key: str) -> tuple[int, int]:
+        """``(type_nid, state_key_nid)`` for a state key, creating NIDs as needed."""
+        return await self.types.assign(event_type), await self.state_keys.assign(state_key)
+
+    async def lookup_key(self, event_type: str, state_key: str) -> tuple[int, int] | None:
+        """``(type_nid, state_key_nid)`` if both exist, else None (nothing has that key)."""
+        t = await self.types.lookup(event_type)
+        if t is None:
+            return None
+        s = await self.state_keys.lookup(state_key)
+        return None if s is None else (t, s)
+
+    async def key_of(self, nids: tuple[int, int]) -> tuple[str, str]:
+        """``(event_type, state_key)`` of a NID pair."""
+        return await self.types.text_of(nids[0]), await self.state_keys.text_of(nids[1])
+
+    async def keys_of(
+        self, pairs: Iterable[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[str, str]]:
+        """:meth:`key_of` for many pairs."""
+        return {p: await self.key_of(p) for p in pairs}
