@@ -13,15 +13,14 @@ callbacks: header bytes (precisely, from the URL and each header, plus a coarse 
 raw bytes while a header block is still incomplete so a never-ending header cannot grow
 memory), the declared ``Content-Length`` and the bytes of a chunked body.
 
-A complete message becomes a :class:`~ranvier.http.types.Request`. If nothing is being
-answered on the connection, the app's coroutine is started at once, inside the parser
-callback; when it finishes without suspending (cached answers, errors, point reads on
-the loop) the response is written with no Task created at all. Otherwise the request
-goes to the connection's queue, and a single task per connection (started when there is
-work, ended when there is none) takes requests one at a time, so pipelined requests are
-answered in order. Input is parsed one header block at a time; when ``max_pipelined``
-requests are queued, the rest of the read is stashed unparsed and the transport stops
-reading until the queue has room.
+A complete message becomes a :class:`~ranvier.http.types.Request` and goes to the
+connection's queue; a single task per connection (started when there is work, ended
+when there is none) takes requests one at a time, so pipelined requests are answered in
+order. Handlers always run inside that Task (an earlier version ran a handler's first
+step eagerly in the parser callback to save the Task; that broke ``asyncio.timeout``
+and aiohttp, which need ``current_task()``). Input is parsed one header block at a
+time; when ``max_pipelined`` requests are queued, the rest of the read is stashed
+unparsed and the transport stops reading until the queue has room.
 
 A protocol error or a limit violation stops parsing and queues a ready-made error
 response behind the requests already received (so it is sent at once when nothing is
@@ -55,13 +54,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import math
 import signal
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import parse_qs, unquote
@@ -257,45 +255,6 @@ async def wait_for_signal(
 def limits_values(limits: HttpLimits) -> tuple[float, float, float]:
     """The three timeouts of ``limits`` (used to size the sweeper interval)."""
     return (limits.header_timeout, limits.body_timeout, limits.keepalive_timeout)
-
-
-class _Resume:
-    """Awaitable continuing a coroutine that was started by hand and suspended.
-
-    ``first`` is what the coroutine yielded on its first ``send(None)`` (an asyncio
-    future, or None for a bare yield). Awaiting this object inside a Task hands ``first``
-    to the Task, which waits for it exactly as if the coroutine had been awaited from the
-    start, and then forwards every later send or throw (including cancellation) to the
-    coroutine: the same delegation ``await coro`` performs.
-    """
-
-    __slots__ = ("coro", "first")
-
-    def __init__(self, coro: Coroutine[Any, Any, Response], first: Any) -> None:
-        self.coro = coro
-        self.first = first
-
-    def __await__(self) -> Generator[Any, Any, Response]:
-        coro = self.coro
-        value = self.first
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    result: Response = stop.value
-                    return result
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    result = stop.value
-                    return result
 
 
 _QueueItem = tuple[Request, bool] | Response
@@ -629,64 +588,20 @@ class _Connection(asyncio.Protocol):
         )
 
     def _enqueue(self, item: _QueueItem) -> None:
-        if (
-            self._task is None
-            and not self._queue
-            and self._drain_waiter is None
-            and type(item) is tuple
-            and not self._lost
-        ):
-            self._run_eagerly(item[0], item[1])
-            return
+        """Queue a parsed request (or a canned final response) and make sure a Task runs.
+
+        Every handler runs inside a real asyncio Task: code under it may use
+        ``asyncio.timeout``, ``current_task()`` and aiohttp, which need one.
+        """
         self._queue.append(item)
         if len(self._queue) >= self._limits.max_pipelined:
             self._pause_for_pipeline()
         if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._process(None))
+            self._task = asyncio.get_running_loop().create_task(self._process())
 
-    def _run_eagerly(self, request: Request, keep_alive: bool) -> None:
-        """Run the handler's first step now; only make a Task if it suspends.
-
-        Many handlers (cached responses, errors, point reads served on the loop) finish
-        without ever waiting, and then the response is written from inside the parser
-        callback with no Task created. A handler that does suspend continues in a Task
-        from where it stopped (see :class:`_Resume`). Both steps run in the same copy of
-        the context, as they would in one Task.
-        """
-        context = contextvars.copy_context()
-        coro = self._app(request)
-        try:
-            first = context.run(coro.send, None)
-        except StopIteration as stop:
-            response: Response = stop.value
-        except Exception:
-            logger.exception("error answering %s %s", request.method, request.raw_path)
-            response = _INTERNAL_ERROR
-        else:
-            resumed = _Resume(coro, first)
-            self._task = asyncio.get_running_loop().create_task(
-                self._process((resumed, request, keep_alive)), context=context
-            )
-            return
-        if self._answer(request, response, keep_alive):
-            self._after_queue_drained(self._now)
-
-    async def _process(self, started: tuple[_Resume, Request, bool] | None) -> None:
+    async def _process(self) -> None:
         queue = self._queue
         try:
-            if started is not None:
-                resumed, request, keep_alive = started
-                try:
-                    response = await resumed
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("error answering %s %s", request.method, request.raw_path)
-                    response = _INTERNAL_ERROR
-                if self._drain_waiter is not None:
-                    await self._drain_waiter
-                if not self._answer(request, response, keep_alive):
-                    return
             while queue and not self._lost:
                 item = queue.popleft()
                 if self._pipeline_paused and len(queue) <= self._limits.max_pipelined // 2:

@@ -488,3 +488,21 @@ async def test_header_injection_and_bad_bodies_become_500(serve: Serve) -> None:
         assert r.status == 500, path
         assert b"evil" not in r.raw_head
     assert (await client.request("GET", "/nowhere")).status == 404
+
+
+async def test_handlers_run_inside_a_task(serve: Serve) -> None:
+    """A handler's very first step may use asyncio.timeout and current_task (aiohttp does)."""
+
+    async def handler(request: Request) -> Response:
+        task = asyncio.current_task()
+        async with asyncio.timeout(5):
+            pass
+        return json_response({"in_task": task is not None})
+
+    router = Router()
+    router.add("GET", "/task", handler)
+    run = await serve(router)
+    client = await run.connect()
+    r = await client.request("GET", "/task")
+    assert r.status == 200
+    assert r.json() == {"in_task": True}
