@@ -585,6 +585,7 @@ class _Connection(asyncio.Protocol):
             headers=self._headers,
             body=body,
             client_ip=self._client_ip,
+            raw_query=query_string,
         )
 
     def _enqueue(self, item: _QueueItem) -> None:

@@ -35,6 +35,10 @@ class Request:
     """Filled by the router from ``{name}`` segments of the route pattern (decoded)."""
     context: dict[str, Any] = field(default_factory=dict)
     """Per-request scratch space for middleware (e.g. the authenticated requester)."""
+    raw_query: str = ""
+    """The query string as sent (after ``?``, still percent-encoded): X-Matrix request
+    signatures cover the request target byte for byte (server-server-api "Request
+    Authentication")."""
 
     def query_one(self, name: str, default: str | None = None) -> str | None:
         """First value of query parameter ``name`` or ``default``."""
