@@ -41,10 +41,18 @@ from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.profile import ProfileApi
 from ranvier.api.client.register import RegisterApi
+from ranvier.api.client.rooms_create import CreateRoomApi
+from ranvier.api.client.rooms_event import EventApi
+from ranvier.api.client.rooms_membership import MembershipApi
+from ranvier.api.client.rooms_send import SendApi
+from ranvier.api.client.rooms_state import StateApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.synapse_admin import SharedSecretRegistrationApi
+from ranvier.bus import LocalBus
 from ranvier.config import Config
+from ranvier.config.keyfile import KeyFileError, load_server_keys
+from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.db import Database, open_database
 from ranvier.db.migrations import migrate
 from ranvier.http.app import App, build_app
@@ -54,6 +62,11 @@ from ranvier.http.router import Handler, Router
 from ranvier.http.server import HttpServer
 from ranvier.http.tls import server_context
 from ranvier.http.types import MatrixError, Request, Response
+from ranvier.rooms.aliases import AliasStore
+from ranvier.rooms.membership import MembershipService
+from ranvier.rooms.pipeline import RoomInput
+from ranvier.rooms.service import RoomService
+from ranvier.rooms.storage import RoomStorage
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
 from ranvier.users.devices import DeviceStore
@@ -113,6 +126,19 @@ def _rate_limiter(config: Config) -> RateLimiter | None:
     return RateLimiter(rl.threshold, rl.cooloff_ms, exempt)
 
 
+def _signing_key(config: Config) -> SigningKey:
+    """The key events are signed with: ``global.private_key``, or (when that file does
+    not exist, e.g. a server built in-process by tests; ``ranvier run`` refuses to start
+    without it) a fresh key for this process only."""
+    try:
+        return load_server_keys(config).signing_key
+    except KeyFileError:
+        if config.global_.private_key.exists():
+            raise
+        logger.warning("no signing key at %s: using a temporary one", config.global_.private_key)
+        return generate_signing_key("ephemeral")
+
+
 class Homeserver:
     """One running server: its database, services, routes and listeners."""
 
@@ -122,6 +148,7 @@ class Homeserver:
         db: Database,
         *,
         access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS,
+        signing_key: SigningKey | None = None,
     ) -> None:
         """Build every component over an open, migrated ``db`` (see :meth:`open`)."""
         self.config = config
@@ -152,6 +179,19 @@ class Homeserver:
         self.auth = Authenticator(self.accounts)
         self.rate_limiter = _rate_limiter(config)
         self.metrics = Metrics()
+        self.bus = LocalBus()
+        self.room_storage = RoomStorage(db)
+        self.room_input = RoomInput(
+            self.room_storage, self.bus, server_name, signing_key or _signing_key(config)
+        )
+        self.rooms = RoomService(
+            self.room_storage,
+            self.room_input,
+            AliasStore(db),
+            server_name,
+            profile_lookup=self.profiles.store.get,
+        )
+        self.membership = MembershipService(self.rooms)
 
         # Routes.
         self.router = Router()
@@ -180,6 +220,11 @@ class Homeserver:
             SharedSecretRegistrationApi(
                 self.registration, config.client_api.registration_shared_secret
             ),
+            CreateRoomApi(self.rooms),
+            SendApi(self.rooms),
+            StateApi(self.rooms),
+            EventApi(self.rooms),
+            MembershipApi(self.rooms, self.membership),
         ]
         for api in apis:
             self.add_routes(api.routes())
@@ -275,6 +320,8 @@ class Homeserver:
             await self.http.shutdown(grace)
             self.http = None
         await self.metrics.stop()
+        await self.room_input.queues.drain()
+        await self.bus.close()
         await self.auth.close()
         await self.registration.close()
         await self.db.close()

@@ -1,0 +1,127 @@
+"""Room membership over the client API (client-server-api "Room membership":
+joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, list_joined_rooms.yaml;
+"Getting events for a room": members.yaml).
+
+* ``POST /join/{roomIdOrAlias}``, ``POST /rooms/{roomId}/join`` -> ``{"room_id"}``;
+  an unknown room is 404 ``M_NOT_FOUND``, a refused join 403 ``M_FORBIDDEN``;
+* ``POST /rooms/{roomId}/invite|kick|ban|unban`` with ``user_id`` and ``reason``;
+* ``POST /rooms/{roomId}/leave`` with ``reason``;
+* ``GET /joined_rooms``, ``GET /rooms/{roomId}/joined_members``,
+  ``GET /rooms/{roomId}/members`` (``membership``/``not_membership`` filters).
+"""
+
+from __future__ import annotations
+
+from ranvier.api.auth import require_user
+from ranvier.api.client.common import V3, RouteDef, check_room_id, check_user_id
+from ranvier.http.parse import optional_str, parse_json_body_or_empty, require_str
+from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.rooms.membership import MembershipService
+from ranvier.rooms.service import RoomService
+
+_MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
+
+
+class MembershipApi:
+    """Serves membership changes and member lists."""
+
+    def __init__(self, rooms: RoomService, membership: MembershipService) -> None:
+        self.rooms = rooms
+        self.membership = membership
+
+    async def join(self, request: Request) -> Response:
+        """``POST /join/{roomIdOrAlias}`` and ``POST /rooms/{roomId}/join``."""
+        requester = await require_user(request)
+        target = request.path_params.get("roomIdOrAlias") or request.path_params["roomId"]
+        body = parse_json_body_or_empty(request)
+        room_id = await self.membership.join(
+            target, requester.user_id, optional_str(body, "reason")
+        )
+        return json_response({"room_id": room_id})
+
+    async def _targeted(self, request: Request) -> tuple[str, str, str, str | None]:
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        body = parse_json_body_or_empty(request)
+        target = require_str(body, "user_id")
+        check_user_id(target)
+        return requester.user_id, room_id, target, optional_str(body, "reason")
+
+    async def invite(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/invite``."""
+        sender, room_id, target, reason = await self._targeted(request)
+        await self.membership.invite(room_id, sender, target, reason)
+        return json_response({})
+
+    async def kick(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/kick``."""
+        sender, room_id, target, reason = await self._targeted(request)
+        await self.membership.kick(room_id, sender, target, reason)
+        return json_response({})
+
+    async def ban(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/ban``."""
+        sender, room_id, target, reason = await self._targeted(request)
+        await self.membership.ban(room_id, sender, target, reason)
+        return json_response({})
+
+    async def unban(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/unban``."""
+        sender, room_id, target, reason = await self._targeted(request)
+        await self.membership.unban(room_id, sender, target, reason)
+        return json_response({})
+
+    async def leave(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/leave``."""
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        body = parse_json_body_or_empty(request)
+        await self.membership.leave(room_id, requester.user_id, optional_str(body, "reason"))
+        return json_response({})
+
+    async def joined_rooms(self, request: Request) -> Response:
+        """``GET /joined_rooms``."""
+        requester = await require_user(request)
+        return json_response({"joined_rooms": await self.rooms.joined_rooms(requester.user_id)})
+
+    async def joined_members(self, request: Request) -> Response:
+        """``GET /rooms/{roomId}/joined_members``."""
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        joined = await self.rooms.joined_members(room_id, requester.user_id)
+        return json_response({"joined": joined})
+
+    async def members(self, request: Request) -> Response:
+        """``GET /rooms/{roomId}/members`` (``membership``, ``not_membership``)."""
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        filters = {}
+        for name in ("membership", "not_membership"):
+            value = request.query_one(name)
+            if value is not None and value not in _MEMBERSHIPS:
+                raise MatrixError(400, "M_INVALID_PARAM", f"Invalid {name}")
+            filters[name] = value
+        chunk = await self.rooms.members(
+            room_id, requester.user_id, filters["membership"], filters["not_membership"]
+        )
+        return json_response({"chunk": chunk})
+
+    def routes(self) -> list[RouteDef]:
+        """The routes of this module."""
+        room = f"{V3}/rooms/{{roomId}}"
+        return [
+            ("POST", f"{V3}/join/{{roomIdOrAlias}}", self.join),
+            ("POST", f"{room}/join", self.join),
+            ("POST", f"{room}/invite", self.invite),
+            ("POST", f"{room}/leave", self.leave),
+            ("POST", f"{room}/kick", self.kick),
+            ("POST", f"{room}/ban", self.ban),
+            ("POST", f"{room}/unban", self.unban),
+            ("GET", f"{V3}/joined_rooms", self.joined_rooms),
+            ("GET", f"{room}/joined_members", self.joined_members),
+            ("GET", f"{room}/members", self.members),
+        ]
