@@ -37,7 +37,7 @@ def validate_key(key: str) -> None:
     """Raise the spec's error for a bad profile field name."""
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise MatrixError(400, "M_KEY_TOO_LARGE", "Profile key exceeds 255 bytes")
-    if _KEY_RE.match(key) is None:
+    if _KEY_RE.fullmatch(key) is None:
         raise MatrixError(400, "M_INVALID_PARAM", "Invalid profile key")
 
 
@@ -50,7 +50,7 @@ def validate_value(key: str, value: Any) -> None:
     if (
         key == "avatar_url"
         and value
-        and (len(value) > MAX_AVATAR_URL_CHARS or _MXC_RE.match(value) is None)
+        and (len(value) > MAX_AVATAR_URL_CHARS or _MXC_RE.fullmatch(value) is None)
     ):
         raise MatrixError(400, "M_INVALID_PARAM", "avatar_url must be an mxc:// URI")
 

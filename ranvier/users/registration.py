@@ -11,7 +11,12 @@ as the spec requires). The requested user name is mapped to a localpart (lower-c
 then checked against the user ID grammar; all-digit localparts are kept for guests)
 and checked for availability *before* UIA, as registration.yaml demands; it is
 checked again when the account is created, since someone may have taken it meanwhile.
-A registration token is counted only once the account exists.
+A registration token is counted once per session, when the flow is complete.
+
+The request parameters are remembered in the UIA session (see
+:mod:`ranvier.users.uia`), the password only as its bcrypt hash; the account created
+is recorded there too, so a finished session presented again logs the same account
+in again on the same device instead of failing or creating a second account.
 
 ``kind=guest`` skips UIA and ignores every parameter but
 ``initial_device_display_name``; guests get numeric localparts.
@@ -20,21 +25,21 @@ A registration token is counted only once the account exists.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
+from ranvier.core.ids import is_valid_localpart
 from ranvier.http.parse import optional_bool, optional_str
 from ranvier.http.types import MatrixError
 from ranvier.users.accounts import UserIdTaken
 from ranvier.users.registration_tokens import RegistrationTokenStore
 from ranvier.users.service import AccountService
+from ranvier.users.tokens import new_device_id
 from ranvier.users.uia import StageChecker, StageFailed, UiaSession, UserInteractiveAuth
 
-_LOCALPART_RE = re.compile(r"^[a-z0-9._=\-/+]+$")
 MAX_USER_ID_BYTES = 255
 MAX_PASSWORD_CHARS = 512
 
@@ -90,7 +95,7 @@ class RegistrationService:
             if server != self.accounts.server_name:
                 raise MatrixError(400, "M_INVALID_USERNAME", "User ID is not on this server")
         localpart = username.lower()
-        if not localpart or _LOCALPART_RE.match(localpart) is None:
+        if not is_valid_localpart(localpart, historical=False):
             raise MatrixError(
                 400,
                 "M_INVALID_USERNAME",
@@ -186,44 +191,101 @@ class RegistrationService:
         path: str,
         user_agent: str | None = None,
     ) -> dict[str, Any]:
-        """``POST /register?kind=user``: validate, run UIA, create, log in."""
+        """``POST /register?kind=user``: validate, run UIA, create, log in.
+
+        The request's parameters are remembered in the UIA session (the password as
+        its bcrypt hash), so later requests of the session may carry only ``auth``.
+        Re-submitting a finished session returns the result of the same call again
+        (client-server-api UIA: "the result of the API call if all stages were
+        completed"): the same user, logged in again on the same device, whose
+        earlier access token is thereby replaced.
+        """
         if not self.policy.enabled:
             raise MatrixError(403, "M_FORBIDDEN", "Registration is disabled")
-        username = optional_str(body, "username")
-        password = optional_str(body, "password")
-        device_id = optional_str(body, "device_id")
-        display_name = optional_str(body, "initial_device_display_name")
-        inhibit_login = bool(optional_bool(body, "inhibit_login"))
-        refreshable = bool(optional_bool(body, "refresh_token"))
-        if password is not None and len(password) > MAX_PASSWORD_CHARS:
-            raise MatrixError(400, "M_INVALID_PARAM", "Password is too long")
-        if username is not None:
-            user_id = await self.ensure_available(self.localpart_for(username))
-        else:
-            user_id = await self._generate_user_id()
-
-        session = await self.uia.authenticate(
+        request = await self._request_params(body)
+        session = await self.uia.begin(body.get("auth"), method=method, path=path, request=request)
+        params = session.params
+        if session.replay and isinstance(session.data.get("registered"), dict):
+            return await self._login_registered(
+                session.data["registered"], params, client_ip, user_agent
+            )
+        username = params.get("username")
+        user_id = (
+            await self.ensure_available(self.localpart_for(username))
+            if isinstance(username, str)
+            else None
+        )
+        await self.uia.complete(
+            session,
             body.get("auth"),
-            method=method,
-            path=path,
             flows=self.flows(),
             checkers=self._checkers(client_ip),
             params=self.params(),
         )
         token = session.data.get("registration_token")
-        if isinstance(token, str) and not await self.registration_tokens.use(token):
-            raise MatrixError(403, "M_FORBIDDEN", "The registration token is no longer valid")
+        if isinstance(token, str) and not session.data.get("registration_token_used"):
+            if not await self.registration_tokens.use(token):
+                raise MatrixError(403, "M_FORBIDDEN", "The registration token is no longer valid")
+            session.data["registration_token_used"] = True
+            await self.uia.save(session)
+        password_hash = params.get("password_hash")
         try:
-            await self.accounts.create_account(user_id, password)
+            if user_id is None:
+                user_id = await self._create_generated(password_hash)
+            else:
+                await self.accounts.create_account(
+                    user_id,
+                    None,
+                    password_hash=password_hash if isinstance(password_hash, str) else None,
+                )
         except UserIdTaken:
             raise MatrixError(400, "M_USER_IN_USE", "Desired user ID is already taken.") from None
-        if inhibit_login:
+        device_id = params.get("device_id")
+        registered = {
+            "user_id": user_id,
+            "device_id": device_id if isinstance(device_id, str) else new_device_id(),
+        }
+        session.data["registered"] = registered
+        await self.uia.save(session)
+        return await self._login_registered(registered, params, client_ip, user_agent)
+
+    async def _request_params(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The registration parameters this request gives, type-checked; the password
+        replaced by its hash so no plain password is stored in the UIA session."""
+        request: dict[str, Any] = {}
+        for key in ("username", "device_id", "initial_device_display_name"):
+            value = optional_str(body, key)
+            if value is not None:
+                request[key] = value
+        for key in ("inhibit_login", "refresh_token"):
+            flag = optional_bool(body, key)
+            if flag is not None:
+                request[key] = flag
+        password = optional_str(body, "password")
+        if password is not None:
+            if len(password) > MAX_PASSWORD_CHARS:
+                raise MatrixError(400, "M_INVALID_PARAM", "Password is too long")
+            request["password_hash"] = await self.accounts.hash_password(password)
+        return request
+
+    async def _login_registered(
+        self,
+        registered: dict[str, Any],
+        params: dict[str, Any],
+        client_ip: str,
+        user_agent: str | None,
+    ) -> dict[str, Any]:
+        """The /register answer for the account of this session (``inhibit_login``: no
+        device and no token, registration.yaml)."""
+        user_id = str(registered["user_id"])
+        if params.get("inhibit_login") is True:
             return {"user_id": user_id, "home_server": self.accounts.server_name}
+        display_name = params.get("initial_device_display_name")
         started = await self.accounts.start_session(
             user_id,
-            device_id,
-            display_name,
-            refreshable=refreshable,
+            str(registered["device_id"]),
+            display_name if isinstance(display_name, str) else None,
+            refreshable=params.get("refresh_token") is True,
             seen_from=(client_ip, user_agent),
         )
         return started.to_client(self.accounts.server_name)
@@ -247,10 +309,18 @@ class RegistrationService:
             return started.to_client(self.accounts.server_name)
         raise MatrixError(500, "M_UNKNOWN", "Could not allocate a guest user ID")
 
-    async def _generate_user_id(self) -> str:
+    async def _create_generated(self, password_hash: object) -> str:
+        """Create an account under a fresh server-chosen localpart (registration.yaml:
+        "If omitted, the homeserver MUST generate a Matrix ID local part")."""
         for _ in range(10):
-            localpart = "u" + secrets.token_hex(6)
-            user_id = self.accounts.user_id_for(localpart)
-            if not await self.accounts.accounts.exists(user_id):
-                return user_id
+            user_id = self.accounts.user_id_for("u" + secrets.token_hex(6))
+            try:
+                await self.accounts.create_account(
+                    user_id,
+                    None,
+                    password_hash=password_hash if isinstance(password_hash, str) else None,
+                )
+            except UserIdTaken:
+                continue
+            return user_id
         raise MatrixError(500, "M_UNKNOWN", "Could not allocate a user ID")

@@ -21,7 +21,7 @@ _TOKEN_RE = re.compile(r"^[A-Za-z0-9._~-]{1,64}$")
 
 def is_valid_token_syntax(token: str) -> bool:
     """True if ``token`` follows the opaque identifier grammar and length."""
-    return _TOKEN_RE.match(token) is not None
+    return _TOKEN_RE.fullmatch(token) is not None
 
 
 class RegistrationTokenStore:

@@ -86,6 +86,10 @@ class AccountService:
             self._dummy = await hash_password(secrets.token_urlsafe(16), self.bcrypt_cost)
         return self._dummy
 
+    async def hash_password(self, password: str) -> str:
+        """A bcrypt hash of ``password`` at the configured cost (in a worker thread)."""
+        return await hash_password(password, self.bcrypt_cost)
+
     def user_id_for(self, localpart: str) -> str:
         """``@localpart:server_name``."""
         return f"@{localpart}:{self.server_name}"
@@ -105,15 +109,17 @@ class AccountService:
         admin: bool = False,
         user_type: str | None = None,
         displayname: str | None = None,
+        password_hash: str | None = None,
     ) -> Account:
         """Create an account (raises ``UserIdTaken``); sets the default display name.
 
-        The initial display name is the localpart unless given (as other servers do,
-        so members have a name before they set one).
+        Give either ``password`` or an already computed ``password_hash`` (or neither,
+        for accounts that cannot log in with a password). The initial display name is
+        the localpart unless given (as other servers do, so members have a name before
+        they set one).
         """
-        password_hash = (
-            await hash_password(password, self.bcrypt_cost) if password is not None else None
-        )
+        if password is not None:
+            password_hash = await self.hash_password(password)
         account = await self.accounts.create(
             user_id, password_hash, is_guest=is_guest, is_admin=admin, user_type=user_type
         )
@@ -198,7 +204,11 @@ class AccountService:
 
         client-server-api "Password-based": the auth dict carries an ``identifier``
         (``m.id.user``, full ID or localpart; the deprecated top-level ``user`` is
-        accepted too) and ``password``. The identifier must name the requester.
+        accepted too) and ``password``. A wrong password, or an identifier that names
+        no account, fails the stage (401, the client may retry). Right credentials of
+        *another* account fail the request with 403 ``M_FORBIDDEN``: the stage proved
+        who the client is, and that user may not act for the requester (compare the
+        spec's rule for an unknown 3PID identifier: "respond with 403 Forbidden").
         """
 
         async def check(auth: dict[str, Any], session: UiaSession) -> None:
@@ -214,10 +224,15 @@ class AccountService:
             if not isinstance(user, str) or not isinstance(password, str):
                 raise StageFailed("M_FORBIDDEN", "Invalid username or password")
             account = await self.resolve_login_user(user)
-            if account is None or account.user_id != user_id:
+            if account is None:
+                await check_password(password, await self._dummy_hash())
                 raise StageFailed("M_FORBIDDEN", "Invalid username or password")
-            if not await self.check_password_for(user_id, password):
+            if not await self.check_password_for(account.user_id, password):
                 raise StageFailed("M_FORBIDDEN", "Invalid username or password")
+            if account.user_id != user_id:
+                raise MatrixError(
+                    403, "M_FORBIDDEN", "The authenticated user is not the requesting user"
+                )
 
         return check
 
@@ -261,18 +276,18 @@ class AccountService:
     async def change_password(
         self,
         user_id: str,
-        new_password: str,
+        new_password_hash: str,
         *,
         logout_devices: bool,
         keep_token_hash: str | None,
     ) -> None:
-        """Set a new password; optionally log out every other device.
+        """Set a new password (given as its hash, see :meth:`hash_password`); optionally
+        log out every other device.
 
         password_management.yaml: ``logout_devices`` (default true) revokes the user's
         other access tokens and their devices; the requesting token is kept.
         """
-        new_hash = await hash_password(new_password, self.bcrypt_cost)
-        await self.accounts.set_password_hash(user_id, new_hash)
+        await self.accounts.set_password_hash(user_id, new_password_hash)
         if not logout_devices:
             return
         keep_device: str | None = None

@@ -2,20 +2,37 @@
 
 Theory of operation
 -------------------
-An endpoint protected by UIA calls :meth:`UserInteractiveAuth.authenticate` with the
-request's ``auth`` dict, the flows it offers and the checkers for each stage type.
+An endpoint protected by UIA handles a request in two steps:
 
-* No ``auth``: a session is created and a 401 is raised carrying ``flows``,
-  ``params`` and ``session`` (a UIA endpoint never succeeds without auth, even when
-  the only stage is ``m.login.dummy``).
-* ``auth`` with a ``type``: the stage must extend the session's completed stages
-  along some offered flow (stages are completed in order); its checker runs; on
-  failure the same 401 is raised with ``errcode``/``error`` added; on success the
-  stage is recorded. A stage already completed is not checked again.
-* When the completed stages equal a whole flow, the session is marked finished in
-  one conditional UPDATE (so two concurrent requests cannot both spend it) and the
-  call proceeds. A finished session cannot authorise another request: reusing it
-  yields 400 ``M_UNKNOWN``.
+1. :meth:`UserInteractiveAuth.begin` finds the session named by ``auth.session`` (or
+   starts one) and settles the request's *parameters*: the endpoint passes the
+   parameters it read from the body (``auth`` excluded, secrets already hashed) and
+   gets back, in ``session.params``, the parameters the operation must use. The
+   first request that carries parameters has them remembered in the session; a
+   later request that carries none (for example one that only says "the email link
+   was clicked, here is my session", as the spec's UIA section describes) uses the
+   remembered ones. The endpoint validates ``session.params`` next, so a request
+   that would fail for a reason other than authentication fails before any stage
+   runs (registration.yaml asks this for ``M_USER_IN_USE`` and friends).
+2. :meth:`UserInteractiveAuth.complete` runs the submitted stage. No ``auth``: a 401
+   carrying ``flows``, ``params`` and ``session`` (a UIA endpoint never succeeds
+   without auth, even when the only stage is ``m.login.dummy``). ``auth`` with a
+   ``type``: the stage must extend the session's completed stages along some
+   offered flow (stages are completed in order, "Failing to follow the flows in
+   order must result in an HTTP 401 response"); its checker runs; on failure the
+   401 gets ``errcode``/``error``; on success the stage is recorded. When the
+   completed stages equal a whole flow the session is marked finished and the
+   call proceeds; otherwise a 401 lists what is ``completed``.
+
+A finished session presented again is a *replay* (``session.replay``): the spec says
+"Completed stages cannot be retried by clients, therefore servers must return ...
+the result of the API call if all stages were completed when a client retries a
+stage". :meth:`complete` then returns at once and the endpoint performs the *same*
+API call again: ``session.params`` are then always the remembered parameters, never
+the new request's, so a finished session can repeat the operation it authorised
+but cannot authorise a different one. Endpoints whose operation is not idempotent
+keep its outcome in ``session.data`` (:meth:`UserInteractiveAuth.save`) and answer
+replays from it (registration does).
 
 Sessions live in the database (``uia_sessions``) so they survive restarts and work
 across processes. A session is bound to the HTTP method and path that created it
@@ -41,10 +58,18 @@ SESSION_LIFETIME_MS = 30 * 60 * 1000
 
 JsonDict = dict[str, Any]
 
+_PARAMS_KEY = "params"
+"""Key of the remembered request parameters inside ``UiaSession.data``."""
+
 
 @dataclass(slots=True)
 class UiaSession:
-    """One UIA session."""
+    """One UIA session.
+
+    ``data`` holds what checkers and endpoints keep between requests (the remembered
+    request parameters under ``"params"``, a registration token, an outcome);
+    ``replay`` is True when the session had already finished before this request.
+    """
 
     session_id: str
     method: str
@@ -54,6 +79,13 @@ class UiaSession:
     finished: bool
     created_ts: int
     data: JsonDict = field(default_factory=dict)
+    replay: bool = False
+
+    @property
+    def params(self) -> JsonDict:
+        """The request parameters the operation must use (see the module docstring)."""
+        remembered = self.data.get(_PARAMS_KEY)
+        return dict(remembered) if isinstance(remembered, dict) else {}
 
 
 class StageFailed(Exception):
@@ -66,7 +98,8 @@ class StageFailed(Exception):
 
 
 StageChecker = Callable[[JsonDict, UiaSession], Awaitable[None]]
-"""``await checker(auth_dict, session)``; raise :class:`StageFailed` to reject."""
+"""``await checker(auth_dict, session)``; raise :class:`StageFailed` to reject the
+attempt (401, may be retried) or :class:`MatrixError` to fail the request outright."""
 
 
 class UiaRequired(MatrixError):
@@ -89,10 +122,14 @@ class UiaStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def create(self, method: str, path: str, user_id: str | None) -> UiaSession:
+    async def create(
+        self, method: str, path: str, user_id: str | None, data: JsonDict | None = None
+    ) -> UiaSession:
         """Start a session bound to ``method path`` (and ``user_id`` when authenticated)."""
         now = int(time.time() * 1000)
-        session = UiaSession(secrets.token_urlsafe(18), method, path, user_id, [], False, now)
+        session = UiaSession(
+            secrets.token_urlsafe(18), method, path, user_id, [], False, now, dict(data or {})
+        )
         await self._db.execute(
             "DELETE FROM uia_sessions WHERE created_ts < $1", now - SESSION_LIFETIME_MS
         )
@@ -106,7 +143,7 @@ class UiaStore:
             user_id,
             "[]",
             False,
-            "{}",
+            orjson.dumps(session.data).decode(),
         )
         return session
 
@@ -142,15 +179,11 @@ class UiaStore:
             orjson.dumps(session.data).decode(),
         )
 
-    async def finish(self, session_id: str) -> bool:
-        """Mark finished; False if it already was (someone else spent it)."""
-        changed = await self._db.execute(
-            "UPDATE uia_sessions SET finished = $2 WHERE session_id = $1 AND finished = $3",
-            session_id,
-            True,
-            False,
+    async def finish(self, session_id: str) -> None:
+        """Mark the session finished (its flow is complete)."""
+        await self._db.execute(
+            "UPDATE uia_sessions SET finished = $2 WHERE session_id = $1", session_id, True
         )
-        return changed == 1
 
 
 class UserInteractiveAuth:
@@ -158,6 +191,108 @@ class UserInteractiveAuth:
 
     def __init__(self, store: UiaStore) -> None:
         self.store = store
+
+    async def begin(
+        self,
+        auth: object,
+        *,
+        method: str,
+        path: str,
+        request: JsonDict | None = None,
+        user_id: str | None = None,
+    ) -> UiaSession:
+        """Find or start the session for this request and settle its parameters.
+
+        ``request`` is the operation's parameters as this request gives them (only
+        keys the endpoint knows, secrets replaced by hashes). Raises 400 for a
+        malformed ``auth`` or an unknown/expired session, 403 if the session was
+        started for another operation or user.
+        """
+        request = request or {}
+        if auth is None:
+            return await self.store.create(method, path, user_id, {_PARAMS_KEY: request})
+        if not isinstance(auth, dict):
+            raise MatrixError(400, "M_BAD_JSON", "'auth' must be an object")
+        session_id = auth.get("session")
+        if session_id is None:
+            return await self.store.create(method, path, user_id, {_PARAMS_KEY: request})
+        if not isinstance(session_id, str):
+            raise MatrixError(400, "M_BAD_JSON", "'auth.session' must be a string")
+        session = await self.store.get(session_id)
+        if session is None:
+            raise MatrixError(400, "M_UNKNOWN", "Unknown or expired authentication session")
+        if session.method != method or session.path != path:
+            raise MatrixError(
+                403, "M_FORBIDDEN", "Requested operation changed during the authentication session"
+            )
+        if session.user_id != user_id:
+            raise MatrixError(403, "M_FORBIDDEN", "Authentication session belongs to another user")
+        if session.finished:
+            session.replay = True
+        elif request and request != session.params:
+            session.data[_PARAMS_KEY] = request
+            await self.store.save_progress(session)
+        return session
+
+    async def complete(
+        self,
+        session: UiaSession,
+        auth: object,
+        *,
+        flows: Sequence[Sequence[str]],
+        checkers: Mapping[str, StageChecker],
+        params: JsonDict | None = None,
+    ) -> None:
+        """Run the submitted stage; return once some flow is complete, else raise 401.
+
+        ``params`` is the UIA ``params`` object of the 401 (per-stage information such
+        as the captcha site key). A replayed session returns at once.
+        """
+        if session.replay:
+            return
+        params = params or {}
+        if not isinstance(auth, dict):
+            raise UiaRequired(self._body(session, flows, params, attempted=False))
+        stage = auth.get("type")
+        if stage is not None:
+            if not isinstance(stage, str):
+                raise MatrixError(400, "M_BAD_JSON", "'auth.type' must be a string")
+            if stage not in session.completed:
+                await self._run_stage(session, auth, stage, flows, checkers, params)
+        if any(list(f) == session.completed for f in flows):
+            await self.store.finish(session.session_id)
+            session.finished = True
+            return
+        raise UiaRequired(self._body(session, flows, params))
+
+    async def _run_stage(
+        self,
+        session: UiaSession,
+        auth: JsonDict,
+        stage: str,
+        flows: Sequence[Sequence[str]],
+        checkers: Mapping[str, StageChecker],
+        params: JsonDict,
+    ) -> None:
+        attempt = [*session.completed, stage]
+        if not any(list(f[: len(attempt)]) == attempt for f in flows):
+            errcode = "M_UNRECOGNIZED" if _unknown(stage, flows) else "M_FORBIDDEN"
+            error = f"Stage {stage} is not expected next in any flow"
+            raise UiaRequired(self._body(session, flows, params, errcode, error))
+        checker = checkers.get(stage)
+        if checker is None:
+            raise UiaRequired(
+                self._body(session, flows, params, "M_UNRECOGNIZED", "Unsupported stage")
+            )
+        try:
+            await checker(auth, session)
+        except StageFailed as failure:
+            await self.store.save_progress(session)
+            raise UiaRequired(
+                self._body(session, flows, params, failure.errcode, failure.error)
+            ) from None
+        session.completed.append(stage)
+        await self.store.save_progress(session)
 
     async def authenticate(
         self,
@@ -169,70 +304,17 @@ class UserInteractiveAuth:
         checkers: Mapping[str, StageChecker],
         params: JsonDict | None = None,
         user_id: str | None = None,
+        request: JsonDict | None = None,
     ) -> UiaSession:
-        """Return the finished session, or raise :class:`UiaRequired` / :class:`MatrixError`."""
-        params = params or {}
-        if auth is None:
-            session = await self.store.create(method, path, user_id)
-            raise UiaRequired(self._body(session, flows, params))
-        if not isinstance(auth, dict):
-            raise MatrixError(400, "M_BAD_JSON", "'auth' must be an object")
-        session_id = auth.get("session")
-        if session_id is None:
-            session = await self.store.create(method, path, user_id)
-        else:
-            if not isinstance(session_id, str):
-                raise MatrixError(400, "M_BAD_JSON", "'auth.session' must be a string")
-            found = await self.store.get(session_id)
-            if found is None:
-                raise MatrixError(400, "M_UNKNOWN", "Unknown or expired authentication session")
-            session = found
-        if session.finished:
-            raise MatrixError(400, "M_UNKNOWN", "This authentication session was already used")
-        if session.method != method or session.path != path:
-            raise MatrixError(
-                403, "M_FORBIDDEN", "Requested operation changed during the authentication session"
-            )
-        if session.user_id != user_id:
-            raise MatrixError(403, "M_FORBIDDEN", "Authentication session belongs to another user")
+        """:meth:`begin` then :meth:`complete`, for endpoints that validate nothing in
+        between; returns the session (``session.params`` are the ones to use)."""
+        session = await self.begin(auth, method=method, path=path, request=request, user_id=user_id)
+        await self.complete(session, auth, flows=flows, checkers=checkers, params=params)
+        return session
 
-        stage = auth.get("type")
-        if stage is not None:
-            if not isinstance(stage, str):
-                raise MatrixError(400, "M_BAD_JSON", "'auth.type' must be a string")
-            if stage not in session.completed:
-                attempt = [*session.completed, stage]
-                if not any(list(f[: len(attempt)]) == attempt for f in flows):
-                    raise UiaRequired(
-                        self._body(
-                            session,
-                            flows,
-                            params,
-                            errcode="M_UNRECOGNIZED" if _unknown(stage, flows) else "M_FORBIDDEN",
-                            error=f"Stage {stage} is not expected next in any flow",
-                        )
-                    )
-                checker = checkers.get(stage)
-                if checker is None:
-                    raise UiaRequired(
-                        self._body(session, flows, params, "M_UNRECOGNIZED", "Unsupported stage")
-                    )
-                try:
-                    await checker(auth, session)
-                except StageFailed as failure:
-                    await self.store.save_progress(session)
-                    raise UiaRequired(
-                        self._body(session, flows, params, failure.errcode, failure.error)
-                    ) from None
-                session.completed.append(stage)
-                await self.store.save_progress(session)
-
-        if any(list(f) == session.completed for f in flows):
-            if not await self.store.finish(session.session_id):
-                raise MatrixError(400, "M_UNKNOWN", "This authentication session was already used")
-            session.finished = True
-            return session
-        raise UiaRequired(self._body(session, flows, params))
+    async def save(self, session: UiaSession) -> None:
+        """Persist ``session.data`` (for example the outcome of the authorised call)."""
+        await self.store.save_progress(session)
 
     @staticmethod
     def _body(
@@ -241,13 +323,16 @@ class UserInteractiveAuth:
         params: JsonDict,
         errcode: str | None = None,
         error: str | None = None,
+        *,
+        attempted: bool = True,
     ) -> JsonDict:
+        """The 401 body; ``completed`` is listed (possibly empty) once auth was tried."""
         body: JsonDict = {
             "flows": [{"stages": list(f)} for f in flows],
             "params": params,
             "session": session.session_id,
         }
-        if session.completed:
+        if attempted or session.completed:
             body["completed"] = list(session.completed)
         if errcode is not None:
             body["errcode"] = errcode

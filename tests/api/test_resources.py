@@ -108,8 +108,17 @@ async def test_devices_endpoints(client: Client) -> None:
     status, body = await client.request(
         "POST", f"{V3}/delete_devices", {"devices": ["D1"], "auth": auth}, token=t
     )
-    assert (status, body["errcode"]) == (401, "M_FORBIDDEN")
+    # Right credentials of another user: the request is refused outright (403, not the
+    # retryable 401 of a wrong password), and the device survives.
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN") and "flows" not in body
     assert mallory["user_id"] != reg["user_id"]
+    status, _ = await client.request("GET", f"{V3}/devices/D1", token=t)
+    assert status == 200
+    auth["password"] = "wrong"
+    status, body = await client.request(
+        "POST", f"{V3}/delete_devices", {"devices": ["D1"], "auth": auth}, token=t
+    )
+    assert (status, body["errcode"], body["completed"]) == (401, "M_FORBIDDEN", [])
 
 
 async def test_profile_endpoints(client: Client) -> None:

@@ -110,8 +110,9 @@ async def test_uia_flow_order_failure_and_reuse(database: Database) -> None:
     kw = dict(method="POST", path="/x", flows=flows, checkers=checkers, user_id="@a:hs")
 
     with pytest.raises(UiaRequired) as first:
-        await uia.authenticate(None, **kw)  # type: ignore[arg-type]
+        await uia.authenticate(None, request={"n": 1}, **kw)  # type: ignore[arg-type]
     body = first.value.body
+    assert "completed" not in body
     assert body["flows"] == [{"stages": ["m.login.dummy", "m.login.password"]}]
     assert "errcode" not in body and first.value.status == 401
     session = body["session"]
@@ -140,10 +141,15 @@ async def test_uia_flow_order_failure_and_reuse(database: Database) -> None:
     )
     assert done.finished and done.completed == ["m.login.dummy", "m.login.password"]
 
-    # A finished session cannot authorise another request.
-    with pytest.raises(MatrixError) as reused:
-        await uia.authenticate({"session": session}, **kw)  # type: ignore[arg-type]
-    assert reused.value.status == 400 and reused.value.errcode == "M_UNKNOWN"
+    # A finished session presented again is a replay: no stage runs again, and the
+    # parameters are the remembered ones, not the new request's.
+    calls.clear()
+    replay = await uia.authenticate(
+        {"type": "m.login.password", "password": "nope", "session": session},
+        request={"other": "operation"},
+        **kw,  # type: ignore[arg-type]
+    )
+    assert replay.replay and calls == [] and replay.params == {"n": 1}
 
     # A session is bound to its operation and user.
     with pytest.raises(UiaRequired) as other:

@@ -14,6 +14,8 @@ endpoints answer ``M_THREEPID_MEDIUM_NOT_SUPPORTED`` (adding) / ``M_THREEPID_NOT
 
 from __future__ import annotations
 
+from typing import Any
+
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V3, RouteDef
 from ranvier.http.parse import (
@@ -26,7 +28,7 @@ from ranvier.http.parse import (
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.users.registration import MAX_PASSWORD_CHARS
 from ranvier.users.service import AccountService
-from ranvier.users.uia import UserInteractiveAuth
+from ranvier.users.uia import UiaSession, UserInteractiveAuth
 
 
 class AccountApi:
@@ -50,29 +52,50 @@ class AccountApi:
             }
         )
 
-    async def _password_uia(self, request: Request, user_id: str, auth: object) -> None:
-        await self.uia.authenticate(
+    async def _password_uia(
+        self, request: Request, user_id: str, auth: object, params: dict[str, Any]
+    ) -> UiaSession:
+        """Begin the ``m.login.password`` UIA session of this request (see
+        :mod:`ranvier.users.uia`): ``session.params`` are the parameters to use."""
+        return await self.uia.begin(
+            auth, method=request.method, path=request.path, request=params, user_id=user_id
+        )
+
+    async def _complete(self, session: UiaSession, user_id: str, auth: object) -> None:
+        await self.uia.complete(
+            session,
             auth,
-            method=request.method,
-            path=request.path,
             flows=[["m.login.password"]],
             checkers={"m.login.password": self.accounts.password_stage(user_id)},
-            user_id=user_id,
         )
 
     async def password(self, request: Request) -> Response:
-        """``POST /account/password`` (UIA ``m.login.password``)."""
+        """``POST /account/password`` (UIA ``m.login.password``).
+
+        The new password is hashed before it is remembered in the UIA session, so no
+        plain password is stored; ``logout_devices`` defaults to true.
+        """
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body(request)
-        new_password = require_str(body, "new_password")
-        if not new_password or len(new_password) > MAX_PASSWORD_CHARS:
-            raise MatrixError(400, "M_INVALID_PARAM", "Password must be 1 to 512 characters")
-        logout_devices = optional_bool(body, "logout_devices", True)
-        await self._password_uia(request, requester.user_id, body.get("auth"))
+        params: dict[str, Any] = {}
+        new_password = optional_str(body, "new_password")
+        if new_password is not None:
+            if not new_password or len(new_password) > MAX_PASSWORD_CHARS:
+                raise MatrixError(400, "M_INVALID_PARAM", "Password must be 1 to 512 characters")
+            params["new_password_hash"] = await self.accounts.hash_password(new_password)
+        logout_devices = optional_bool(body, "logout_devices")
+        if logout_devices is not None:
+            params["logout_devices"] = logout_devices
+        auth = body.get("auth")
+        session = await self._password_uia(request, requester.user_id, auth, params)
+        new_hash = session.params.get("new_password_hash")
+        if not isinstance(new_hash, str):
+            raise MatrixError(400, "M_MISSING_PARAM", "Missing 'new_password'")
+        await self._complete(session, requester.user_id, auth)
         await self.accounts.change_password(
             requester.user_id,
-            new_password,
-            logout_devices=bool(logout_devices),
+            new_hash,
+            logout_devices=session.params.get("logout_devices") is not False,
             keep_token_hash=requester.token_hash,
         )
         return json_response({})
@@ -82,9 +105,14 @@ class AccountApi:
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body_or_empty(request)
         optional_str(body, "id_server")
-        erase = bool(optional_bool(body, "erase", False))
-        await self._password_uia(request, requester.user_id, body.get("auth"))
-        await self.accounts.deactivate(requester.user_id, erase=erase)
+        params: dict[str, Any] = {}
+        erase = optional_bool(body, "erase")
+        if erase is not None:
+            params["erase"] = erase
+        auth = body.get("auth")
+        session = await self._password_uia(request, requester.user_id, auth, params)
+        await self._complete(session, requester.user_id, auth)
+        await self.accounts.deactivate(requester.user_id, erase=session.params.get("erase") is True)
         return json_response({"id_server_unbind_result": "no-support"})
 
     async def threepids(self, request: Request) -> Response:

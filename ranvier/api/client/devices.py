@@ -6,6 +6,8 @@ access and refresh tokens in the same transaction, and the token cache is evicte
 
 from __future__ import annotations
 
+from typing import Any
+
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V3, RouteDef
 from ranvier.http.parse import (
@@ -57,31 +59,54 @@ class DevicesApi:
             raise MatrixError(404, "M_NOT_FOUND", "Unknown device")
         return json_response({})
 
-    async def _uia(self, request: Request, user_id: str, auth: object) -> None:
-        await self.uia.authenticate(
+    async def _uia(
+        self, request: Request, user_id: str, auth: object, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Run ``m.login.password`` UIA; return the parameters the call must use."""
+        session = await self.uia.authenticate(
             auth,
             method=request.method,
             path=request.path,
             flows=[["m.login.password"]],
             checkers={"m.login.password": self.accounts.password_stage(user_id)},
             user_id=user_id,
+            request=params,
         )
+        return session.params
 
     async def delete_device(self, request: Request) -> Response:
         """``DELETE /devices/{deviceId}`` (UIA); deleting a missing device succeeds."""
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body_or_empty(request)
-        await self._uia(request, requester.user_id, body.get("auth"))
+        await self._uia(request, requester.user_id, body.get("auth"), {})
         await self.accounts.delete_devices(requester.user_id, [request.path_params["deviceId"]])
         return json_response({})
 
     async def delete_devices(self, request: Request) -> Response:
-        """``POST /delete_devices`` (UIA)."""
+        """``POST /delete_devices`` (UIA); the device list is remembered in the session."""
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body(request)
-        devices = require_list_of_str(body, "devices")
-        await self._uia(request, requester.user_id, body.get("auth"))
-        await self.accounts.delete_devices(requester.user_id, devices)
+        params: dict[str, Any] = {}
+        if "devices" in body:
+            params["devices"] = require_list_of_str(body, "devices")
+        auth = body.get("auth")
+        session = await self.uia.begin(
+            auth,
+            method=request.method,
+            path=request.path,
+            request=params,
+            user_id=requester.user_id,
+        )
+        devices = session.params.get("devices")
+        if not isinstance(devices, list):
+            raise MatrixError(400, "M_MISSING_PARAM", "Missing 'devices'")
+        await self.uia.complete(
+            session,
+            auth,
+            flows=[["m.login.password"]],
+            checkers={"m.login.password": self.accounts.password_stage(requester.user_id)},
+        )
+        await self.accounts.delete_devices(requester.user_id, [str(d) for d in devices])
         return json_response({})
 
     def routes(self) -> list[RouteDef]:
