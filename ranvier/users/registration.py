@@ -24,7 +24,6 @@ in again on the same device instead of failing or creating a second account.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -159,11 +158,6 @@ class RegistrationService:
         bypass = self.policy.recaptcha_bypass_secret
         if bypass and secrets.compare_digest(response, bypass):
             return True
-        # Run in a Task of its own: aiohttp's timeouts need asyncio.current_task(),
-        # and the HTTP server runs a handler's first step eagerly, outside any Task.
-        return await asyncio.get_running_loop().create_task(self._siteverify(response, client_ip))
-
-    async def _siteverify(self, response: str, client_ip: str) -> bool:
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         form = {
