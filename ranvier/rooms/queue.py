@@ -22,6 +22,11 @@ T = TypeVar("T")
 _Job = tuple[Callable[[], Awaitable[Any]], "asyncio.Future[Any]"]
 
 
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
+
+
 class RoomQueues:
     """Per-room FIFO execution of jobs."""
 
@@ -32,6 +37,9 @@ class RoomQueues:
     async def run(self, room_id: str, job: Callable[[], Awaitable[T]]) -> T:
         """Run ``job`` after every job queued before it for ``room_id``; return its result."""
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        # If the caller is cancelled while waiting, nobody awaits ``fut``: mark its
+        # exception as retrieved so asyncio does not log it as lost.
+        fut.add_done_callback(_retrieve)
         queue = self._queues.get(room_id)
         if queue is None:
             queue = self._queues[room_id] = deque()
