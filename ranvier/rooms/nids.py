@@ -31,6 +31,7 @@ class _NidTable:
         )
         self._select = f"SELECT {nid_col} FROM {table} WHERE {text_col} = $1"
         self._select_text = f"SELECT {text_col} FROM {table} WHERE {nid_col} = $1"
+        self._select_many = f"SELECT {nid_col}, {text_col} FROM {table} WHERE {nid_col} IN "
         self.by_text: LruCache[str, int] = LruCache(CACHE_SIZE)
         self.by_nid: LruCache[int, str] = LruCache(CACHE_SIZE)
 
@@ -67,6 +68,27 @@ class _NidTable:
             raise KeyError(nid)
         self._remember(str(row[0]), nid)
         return str(row[0])
+
+    async def texts_of(self, nids: Iterable[int]) -> dict[int, str]:
+        """The texts of many NIDs, with one query for those not cached."""
+        out: dict[int, str] = {}
+        missing: list[int] = []
+        for nid in set(nids):
+            text = self.by_nid.get(nid)
+            if text is None:
+                missing.append(nid)
+            else:
+                out[nid] = text
+        for i in range(0, len(missing), 500):
+            chunk = missing[i : i + 500]
+            marks = ", ".join(f"${j + 1}" for j in range(len(chunk)))
+            for nid, text in await self.db.fetchall(f"{self._select_many}({marks})", *chunk):
+                out[int(nid)] = self._remember_text(str(text), int(nid))
+        return out
+
+    def _remember_text(self, text: str, nid: int) -> str:
+        self._remember(text, nid)
+        return text
 
 
 class NidStore:

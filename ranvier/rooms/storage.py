@@ -39,8 +39,7 @@ class RoomStorage:
         """The events of ``snapshot`` for ``keys`` (all of them when ``keys`` is None)."""
         wanted: dict[tuple[int, int], StateKey] = {}
         if keys is None:
-            for pair in snapshot.state:
-                wanted[pair] = await self.nids.key_of(pair)
+            wanted = await self.nids.keys_of(snapshot.state)
         else:
             for key in keys:
                 found_pair = await self.nids.lookup_key(*key)
