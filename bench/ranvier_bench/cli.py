@@ -23,7 +23,7 @@ from . import machine
 from .core import CoreResult, run_core
 from .report import failures, render_table
 from .results import combine
-from .runner import BenchOutcome, RunOptions, log, run_all
+from .runner import BenchOutcome, RunOptions, log, run_all, source_versions
 from .scenarios import ALL, BY_NAME, Scenario
 from .servers import ServerSettings, kill_all_servers, remove_tree
 
@@ -218,6 +218,7 @@ async def _main(args: argparse.Namespace) -> int:
         "machine": machine.machine_info(),
         "versions": machine.versions(REPO, synapse_python),
     }
+    info["versions"]["ranvier_source_digests"] = source_versions(outcome)
     table = render_table(rows, servers) if rows else "(no scenario selected)"
     text = render_text(info, args, table, failures(rows), core_results)
     print(text)
@@ -260,6 +261,13 @@ def render_text(
         "",
         table,
     ]
+    digests = v.get("ranvier_source_digests") or []
+    if len(digests) > 1:
+        lines += [
+            "",
+            f"WARNING: ranvier's source changed during the bench ({len(digests)} "
+            "versions: " + ", ".join(digests) + "); the medians mix them.",
+        ]
     if failed:
         lines += ["", "FAILED (no number shown for these):"] + [f"  {f}" for f in failed]
     for result in core_results:

@@ -1,11 +1,12 @@
-"""The core micro-benchmarks other components ship as scripts in ``bench/``.
+"""The core micro-benchmarks other components ship as scripts ``bench/bench_*.py``.
 
-``bench_signing.py`` (event signing, hashing, canonical JSON; ranvier vs Synapse's libraries),
-``bench_state_res.py`` (state resolution of a big room; ranvier vs Synapse's resolver in a
-subprocess), ``bench_http.py`` (the HTTP layer alone) and ``bench_db.py`` (the SQLite group
-commit). Each compares itself and prints its own figures; this module runs the ones that exist,
-one at a time, with a time limit, and keeps their output for the report and the results file.
-A script that fails or times out is reported as failed (and makes the bench exit non-zero).
+For example ``bench_signing.py`` (event signing, hashing, canonical JSON; ranvier vs Synapse's
+libraries), ``bench_state_res.py`` (state resolution of a big room; ranvier vs Synapse's
+resolver in a subprocess), ``bench_http.py`` (the HTTP layer alone), ``bench_db.py`` (the
+SQLite group commit), ``bench_state_storage.py`` (state storage bytes per event). Each compares
+itself and prints its own figures; this module runs every such script, one at a time, with a
+time limit, and keeps its output for the report and the results file. A script that fails or
+times out is reported as failed (and makes the bench exit non-zero).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-SCRIPTS = ("bench_signing.py", "bench_state_res.py", "bench_http.py", "bench_db.py")
+PREFERRED = ("bench_signing.py", "bench_state_res.py", "bench_http.py", "bench_db.py")
+
+
+def find_scripts(bench_dir: Path) -> list[str]:
+    """The ``bench_*.py`` scripts in ``bench_dir``: the well-known ones first, then the rest."""
+    present = sorted(p.name for p in bench_dir.glob("bench_*.py"))
+    return [n for n in PREFERRED if n in present] + [n for n in present if n not in PREFERRED]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +35,7 @@ class CoreResult:
     """One script's run."""
 
     script: str
-    status: str  # "ok", "failed", "missing"
+    status: str  # "ok" or "failed"
     seconds: float
     output: str
 
@@ -45,11 +52,8 @@ async def run_core(
     env = dict(os.environ)
     if synapse_python is not None:
         env.setdefault("RANVIER_SYNAPSE_PYTHON", str(synapse_python))
-    for name in SCRIPTS:
+    for name in find_scripts(bench_dir):
         path = bench_dir / name
-        if not path.exists():
-            results.append(CoreResult(name, "missing", 0.0, "(not written yet)"))
-            continue
         t0 = time.monotonic()
         proc = await asyncio.create_subprocess_exec(
             python,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import subprocess
@@ -56,7 +57,10 @@ def versions(repo: Path, synapse_python: Path | None) -> dict[str, Any]:
     }
     if synapse_python is not None:
         info["synapse"] = _output(
-            str(synapse_python), "-c", "import synapse; print(synapse.__version__)"
+            str(synapse_python),
+            "-c",
+            "import importlib.metadata as m; print(m.version('matrix-synapse'))",
+            cwd=Path("/"),
         )
         info["synapse_python"] = _output(
             str(synapse_python), "-c", "import platform; print(platform.python_version())"
@@ -64,3 +68,22 @@ def versions(repo: Path, synapse_python: Path | None) -> dict[str, Any]:
     wrk = _output("sh", "-c", "command -v wrk >/dev/null && wrk -v 2>&1 | head -n 1; true")
     info["wrk"] = wrk or None
     return info
+
+
+def source_digest(repo: Path) -> str:
+    """A short SHA-256 over ranvier's source files (``ranvier/**/*.py`` and ``*.sql``).
+
+    The git revision does not see uncommitted edits; this digest does, so the report can
+    warn when the code under test changed between runs.
+    """
+    digest = hashlib.sha256()
+    package = repo / "ranvier"
+    files = sorted(p for p in package.rglob("*") if p.suffix in (".py", ".sql") and p.is_file())
+    for path in files:
+        digest.update(str(path.relative_to(repo)).encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            continue
+        digest.update(b"\0")
+    return digest.hexdigest()[:12]

@@ -31,6 +31,7 @@ import aiohttp
 
 from .client import Api, NotImplementedByServer
 from .context import MIB, RunContext
+from .machine import source_digest
 from .results import Metric, ScenarioRun
 from .scenarios import Scenario, Skip
 from .servers import ServerProcess, ServerSettings, remove_tree
@@ -50,6 +51,7 @@ class RunOptions:
     settings: ServerSettings
     workroot: Path
     keep: bool = False
+    repo: Path | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +83,8 @@ async def run_server(options: RunOptions, server: str, repeat: int, outcome: Ben
     facts: dict[str, Any] = {"server": server, "repeat": repeat + 1}
     outcome.server_runs.append(facts)
     tag = f"[{server} #{repeat + 1}]"
+    if server == "ranvier" and options.repo is not None:
+        facts["ranvier_source"] = source_digest(options.repo)
     try:
         t0 = time.monotonic()
         try:
@@ -186,3 +190,13 @@ def summary(run: ScenarioRun) -> str:
         return f"{run.status} after {took:.1f} s: {run.detail}"
     shown = ", ".join(f"{m.name} {significant(m.value)} {m.unit}" for m in run.metrics[:4])
     return f"ok in {took:.1f} s: {shown}"
+
+
+def source_versions(outcome: BenchOutcome) -> list[str]:
+    """The distinct ranvier source digests seen at the start of its runs, in order."""
+    seen: list[str] = []
+    for facts in outcome.server_runs:
+        digest = facts.get("ranvier_source")
+        if isinstance(digest, str) and digest not in seen:
+            seen.append(digest)
+    return seen

@@ -147,7 +147,7 @@ class ServerProcess:
         if self.settings.postgres_dsn:
             self.pg_database = f"bench_{self.name}_{os.getpid()}_{self.workdir.name}".lower()
             await _pg_admin(self.settings.postgres_dsn, self._create_db_sql())
-        argv = await self._prepare()
+        argv = await self.prepare()
         self.log_path = self.workdir / "server.out"
         with self.log_path.open("wb") as log:
             self.process = await asyncio.create_subprocess_exec(
@@ -232,7 +232,8 @@ class ServerProcess:
             " LC_COLLATE 'C' LC_CTYPE 'C'" if self.name == "synapse" else ""
         )
 
-    async def _prepare(self) -> list[str]:
+    async def prepare(self) -> list[str]:
+        """Write the server's config into ``workdir`` and return the command that runs it."""
         if self.name == "synapse":
             return await self._prepare_synapse()
         if self.name == "ranvier":
