@@ -46,6 +46,7 @@ from ranvier.api.client.rooms_event import EventApi
 from ranvier.api.client.rooms_membership import MembershipApi
 from ranvier.api.client.rooms_send import SendApi
 from ranvier.api.client.rooms_state import StateApi
+from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.synapse_admin import SharedSecretRegistrationApi
@@ -69,6 +70,7 @@ from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
+from ranvier.users.cas import CasClient
 from ranvier.users.devices import DeviceStore
 from ranvier.users.filters import FilterStore
 from ranvier.users.profiles import ProfileService, ProfileStore
@@ -176,6 +178,9 @@ class Homeserver:
         self.registration = RegistrationService(
             self.accounts, self.uia, self.registration_tokens, _registration_policy(config)
         )
+        self.cas = CasClient(config.client_api.cas) if config.client_api.cas.enabled else None
+        self.accounts.sso_enabled = self.cas is not None
+        sso = None if self.cas is None else SsoApi(self.accounts, self.uia, self.cas)
         self.auth = Authenticator(self.accounts)
         self.rate_limiter = _rate_limiter(config)
         self.metrics = Metrics()
@@ -209,7 +214,9 @@ class Homeserver:
                 self.uia,
                 self.rate_limiter,
                 well_known.well_known_for_login(),
+                None if sso is None else sso.identity_providers(),
             ),
+            *([] if sso is None else [sso]),
             LogoutApi(self.accounts, self.auth),
             AccountApi(self.accounts, self.auth, self.uia),
             DevicesApi(self.accounts, self.auth, self.uia),
@@ -324,6 +331,8 @@ class Homeserver:
         await self.bus.close()
         await self.auth.close()
         await self.registration.close()
+        if self.cas is not None:
+            await self.cas.close()
         await self.db.close()
 
 

@@ -36,6 +36,7 @@ from ranvier.config.schema import (
     BasicAuth,
     BindAddress,
     CacheConfig,
+    CasConfig,
     ClientApiConfig,
     Config,
     DatabaseConfig,
@@ -564,6 +565,7 @@ def _client_api(r: _Reader) -> ClientApiConfig:
     tokens = r.strings("registration_tokens", (), check=_check_registration_token)
     turn = r.section("turn")
     rl = r.section("rate_limiting")
+    cas = r.section("cas")
     return ClientApiConfig(
         registration_disabled=r.boolean("registration_disabled", d.registration_disabled),
         guests_disabled=r.boolean("guests_disabled", d.guests_disabled),
@@ -591,6 +593,12 @@ def _client_api(r: _Reader) -> ClientApiConfig:
             cooloff_ms=rl.integer("cooloff_ms", d.rate_limiting.cooloff_ms, minimum=0),
             exempt_user_ids=rl.strings("exempt_user_ids", (), check=_check_user_id),
             exempt_ip_addresses=rl.strings("exempt_ip_addresses", ()),
+        ),
+        cas=CasConfig(
+            server_url=cas.string("server_url", "").rstrip("/"),
+            public_base_url=cas.string("public_base_url", "").rstrip("/"),
+            display_name=cas.string("display_name", "") or d.cas.display_name,
+            disable_tls_validation=cas.boolean("disable_tls_validation", False),
         ),
     )
 

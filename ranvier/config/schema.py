@@ -211,6 +211,28 @@ class RateLimitConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class CasConfig:
+    """Ranvier extension ``client_api.cas``: single sign-on through a CAS 2.0 server
+    (client-server-api "SSO client login/authentication"; the spec leaves the SSO
+    protocol to the server). Enabled when ``server_url`` is set."""
+
+    server_url: str = ""
+    """Base URL of the CAS server (``<server_url>/login``, ``<server_url>/proxyValidate``)."""
+    public_base_url: str = ""
+    """This server's client API base URL as browsers reach it, e.g.
+    ``https://matrix.example.org``: CAS sends the browser back to a path under it."""
+    display_name: str = "CAS"
+    """The identity provider's name shown by clients."""
+    disable_tls_validation: bool = False
+    """For tests only: do not verify the CAS server's certificate."""
+
+    @property
+    def enabled(self) -> bool:
+        """True when a CAS server is configured."""
+        return bool(self.server_url)
+
+
+@dataclass(frozen=True, slots=True)
 class ClientApiConfig:
     """``client_api``: the Client-Server API."""
 
@@ -231,6 +253,7 @@ class ClientApiConfig:
     recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
     turn: TurnConfig = field(default_factory=TurnConfig)
     rate_limiting: RateLimitConfig = field(default_factory=RateLimitConfig)
+    cas: CasConfig = field(default_factory=CasConfig)
 
 
 @dataclass(frozen=True, slots=True)

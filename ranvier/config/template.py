@@ -152,6 +152,15 @@ client_api:
     turn_username: ""
     turn_password: ""
 
+  # Ranvier extension: single sign-on through a CAS server (m.login.sso). Set
+  # server_url to enable it; public_base_url is this server's client API URL as
+  # browsers reach it (CAS redirects back there).
+  cas:
+    server_url: ""
+    public_base_url: ""
+    display_name: CAS
+    disable_tls_validation: false
+
   # A token bucket per client: `threshold` requests may burst, one more is
   # allowed every `cooloff_ms` milliseconds.
   rate_limiting:

@@ -78,6 +78,9 @@ class AccountService:
         self.bcrypt_cost = bcrypt_cost
         self.access_token_lifetime_ms = access_token_lifetime_ms
         self._dummy: str | None = None
+        self.sso_enabled = False
+        """Set by the composition root when an SSO provider is configured: then
+        re-authentication may also use ``m.login.sso``."""
 
     async def _dummy_hash(self) -> str:
         """A hash at the configured cost, checked when the user does not exist so a
@@ -235,6 +238,28 @@ class AccountService:
                 )
 
         return check
+
+    def reauth_flows(self) -> list[list[str]]:
+        """The UIA flows that re-authenticate a logged-in user (password, and SSO
+        through the fallback page when configured; client-server-api "SSO during
+        User-Interactive Authentication")."""
+        flows = [["m.login.password"]]
+        if self.sso_enabled:
+            flows.append(["m.login.sso"])
+        return flows
+
+    def reauth_checkers(self, user_id: str) -> dict[str, StageChecker]:
+        """Checkers for :meth:`reauth_flows`. ``m.login.sso`` is completed in a browser
+        (:meth:`UserInteractiveAuth.complete_out_of_band`); submitting it through the
+        API only fails with a hint."""
+
+        async def sso(auth: dict[str, Any], session: UiaSession) -> None:
+            raise StageFailed(
+                "M_FORBIDDEN",
+                "Complete m.login.sso at /_matrix/client/v3/auth/m.login.sso/fallback/web",
+            )
+
+        return {"m.login.password": self.password_stage(user_id), "m.login.sso": sso}
 
     # -- logout / devices ----------------------------------------------------------------
 

@@ -34,6 +34,10 @@ but cannot authorise a different one. Endpoints whose operation is not idempoten
 keep its outcome in ``session.data`` (:meth:`UserInteractiveAuth.save`) and answer
 replays from it (registration does).
 
+Some stages are completed outside the API, in a browser (``m.login.sso`` through
+the fallback page): :meth:`UserInteractiveAuth.complete_out_of_band` records them, and
+the client's next request, carrying only the session, proceeds.
+
 Sessions live in the database (``uia_sessions``) so they survive restarts and work
 across processes. A session is bound to the HTTP method and path that created it
 and, for authenticated endpoints, to the requesting user: changing the operation
@@ -60,6 +64,8 @@ JsonDict = dict[str, Any]
 
 _PARAMS_KEY = "params"
 """Key of the remembered request parameters inside ``UiaSession.data``."""
+_REFUSED_KEY = "refused"
+"""Set when an out-of-band stage proved another user: the session only yields 403."""
 
 
 @dataclass(slots=True)
@@ -250,6 +256,9 @@ class UserInteractiveAuth:
         """
         if session.replay:
             return
+        refused = session.data.get(_REFUSED_KEY)
+        if isinstance(refused, str):
+            raise MatrixError(403, "M_FORBIDDEN", refused)
         params = params or {}
         if not isinstance(auth, dict):
             raise UiaRequired(self._body(session, flows, params, attempted=False))
@@ -310,6 +319,27 @@ class UserInteractiveAuth:
         between; returns the session (``session.params`` are the ones to use)."""
         session = await self.begin(auth, method=method, path=path, request=request, user_id=user_id)
         await self.complete(session, auth, flows=flows, checkers=checkers, params=params)
+        return session
+
+    async def complete_out_of_band(self, session_id: str, stage: str, user_id: str) -> UiaSession:
+        """Record ``stage`` as done outside the API (a fallback page, an SSO callback)
+        by someone who proved to be ``user_id``.
+
+        The client then "retries the request with an auth dict containing only the
+        session key" (UIA "Fallback"). If ``user_id`` is not the user the session was
+        started for, the session is marked refused instead: its next request fails
+        with 403, since the stage proved another identity. Raises 400 ``M_UNKNOWN``
+        for an unknown, expired or finished session, and for unauthenticated sessions
+        (no user to compare with).
+        """
+        session = await self.store.get(session_id)
+        if session is None or session.finished or session.user_id is None:
+            raise MatrixError(400, "M_UNKNOWN", "Unknown or expired authentication session")
+        if user_id != session.user_id:
+            session.data[_REFUSED_KEY] = "The user who authenticated is not the requesting user"
+        elif stage not in session.completed:
+            session.completed.append(stage)
+        await self.store.save_progress(session)
         return session
 
     async def save(self, session: UiaSession) -> None:

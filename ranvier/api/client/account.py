@@ -65,8 +65,8 @@ class AccountApi:
         await self.uia.complete(
             session,
             auth,
-            flows=[["m.login.password"]],
-            checkers={"m.login.password": self.accounts.password_stage(user_id)},
+            flows=self.accounts.reauth_flows(),
+            checkers=self.accounts.reauth_checkers(user_id),
         )
 
     async def password(self, request: Request) -> Response:

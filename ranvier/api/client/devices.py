@@ -67,8 +67,8 @@ class DevicesApi:
             auth,
             method=request.method,
             path=request.path,
-            flows=[["m.login.password"]],
-            checkers={"m.login.password": self.accounts.password_stage(user_id)},
+            flows=self.accounts.reauth_flows(),
+            checkers=self.accounts.reauth_checkers(user_id),
             user_id=user_id,
             request=params,
         )
@@ -103,8 +103,8 @@ class DevicesApi:
         await self.uia.complete(
             session,
             auth,
-            flows=[["m.login.password"]],
-            checkers={"m.login.password": self.accounts.password_stage(requester.user_id)},
+            flows=self.accounts.reauth_flows(),
+            checkers=self.accounts.reauth_checkers(requester.user_id),
         )
         await self.accounts.delete_devices(requester.user_id, [str(d) for d in devices])
         return json_response({})

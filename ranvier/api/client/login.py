@@ -39,23 +39,30 @@ class LoginApi:
         uia: UserInteractiveAuth,
         limiter: RateLimiter | None,
         well_known: dict[str, object] | None,
+        sso_providers: list[dict[str, str]] | None = None,
     ) -> None:
         self.accounts = accounts
+        self.sso_providers = sso_providers
         self.auth = auth
         self.uia = uia
         self.limiter = limiter
         self.well_known = well_known
 
     async def flows(self, request: Request) -> Response:
-        """``GET /login``: the supported login types."""
-        return json_response(
-            {
-                "flows": [
-                    {"type": "m.login.password"},
-                    {"type": "m.login.token", "get_login_token": True},
-                ]
-            }
-        )
+        """``GET /login``: the supported login types.
+
+        With single sign-on configured, ``m.login.sso`` with its identity providers
+        and the deprecated ``m.login.cas`` (r0.4.0; the spec's SSO note says it works
+        like ``m.login.sso`` through ``/login/cas/redirect``) are listed too.
+        """
+        flows: list[dict[str, Any]] = [
+            {"type": "m.login.password"},
+            {"type": "m.login.token", "get_login_token": True},
+        ]
+        if self.sso_providers is not None:
+            flows.append({"type": "m.login.sso", "identity_providers": self.sso_providers})
+            flows.append({"type": "m.login.cas"})
+        return json_response({"flows": flows})
 
     async def login(self, request: Request) -> Response:
         """``POST /login``: ``m.login.password`` or ``m.login.token``."""
@@ -149,8 +156,8 @@ class LoginApi:
             body.get("auth"),
             method=request.method,
             path=request.path,
-            flows=[["m.login.password"]],
-            checkers={"m.login.password": self.accounts.password_stage(requester.user_id)},
+            flows=self.accounts.reauth_flows(),
+            checkers=self.accounts.reauth_checkers(requester.user_id),
             user_id=requester.user_id,
         )
         token = await self.accounts.tokens.create_login_token(
