@@ -14,7 +14,6 @@ Accounts are made with the spec's user-interactive authentication (client-server
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -109,7 +108,7 @@ class Api:
             parsed = None
         errcode = parsed.get("errcode") if isinstance(parsed, dict) else None
         if status in (404, 405) and errcode == "M_UNRECOGNIZED":
-            raise NotImplementedByServer(f"{method} {path.split('?')[0]}")
+            raise NotImplementedByServer(f"{method} {endpoint_template(path)}")
         if status != expect:
             raise BadResponse(f"{where}: expected HTTP {expect}, got {status}: {raw[:300]!r}")
         if not isinstance(parsed, dict):
@@ -158,6 +157,10 @@ def _account(answer: JsonDict, where: str, password: str) -> Account:
     return Account(user_id, token, device, password)
 
 
-def unique_suffix() -> str:
-    """A short suffix unique within this machine's bench runs (used in localparts)."""
-    return format(time.monotonic_ns() % 10**12, "x")
+_ID_SIGILS = ("!", "@", "$", "#", "%21", "%40", "%24", "%23")
+
+
+def endpoint_template(path: str) -> str:
+    """``path`` without its query, with Matrix ids replaced by ``{id}`` (for messages)."""
+    segments = path.split("?", 1)[0].split("/")
+    return "/".join("{id}" if seg.upper().startswith(_ID_SIGILS) else seg for seg in segments)
