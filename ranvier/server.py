@@ -8,8 +8,11 @@ needs as constructor arguments: no service locator, no globals), then the API
 modules, whose ``routes()`` all go into ONE :class:`~ranvier.http.router.Router`. Each
 handler is wrapped with :func:`~ranvier.api.auth.with_authenticator` so handlers of
 other components can call :func:`ranvier.api.auth.require_user` without holding the
-authenticator. ``/metrics`` is routed only when ``global.metrics.enabled`` (with HTTP
-basic auth when configured).
+authenticator. Federation (:class:`~ranvier.federation.service.Federation`: keyring,
+outbound client, X-Matrix authenticator) is built from the signing keys of
+``global.private_key``; the key endpoints are always routed, the federation endpoints
+unless ``global.disable_federation``. ``/metrics`` is routed only when
+``global.metrics.enabled`` (with HTTP basic auth when configured).
 
 :meth:`Homeserver.start` listens on the plain and TLS addresses with one
 :class:`~ranvier.http.server.HttpServer`; :meth:`Homeserver.stop` drains it (stop
@@ -49,13 +52,18 @@ from ranvier.api.client.rooms_state import StateApi
 from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
+from ranvier.api.federation.devices import FederationDevicesApi
+from ranvier.api.federation.query import FederationQueryApi
+from ranvier.api.federation.version import FederationVersionApi
+from ranvier.api.keys import KeysApi
 from ranvier.api.synapse_admin import SharedSecretRegistrationApi
 from ranvier.bus import LocalBus
 from ranvier.config import Config
-from ranvier.config.keyfile import KeyFileError, load_server_keys
+from ranvier.config.keyfile import KeyFileError, ServerKeys, load_server_keys
 from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.db import Database, open_database
 from ranvier.db.migrations import migrate
+from ranvier.federation.service import Federation, FederationHooks
 from ranvier.http.app import App, build_app
 from ranvier.http.metrics import Metrics, metrics_handler
 from ranvier.http.ratelimit import RateLimiter
@@ -128,17 +136,18 @@ def _rate_limiter(config: Config) -> RateLimiter | None:
     return RateLimiter(rl.threshold, rl.cooloff_ms, exempt)
 
 
-def _signing_key(config: Config) -> SigningKey:
-    """The key events are signed with: ``global.private_key``, or (when that file does
-    not exist, e.g. a server built in-process by tests; ``ranvier run`` refuses to start
-    without it) a fresh key for this process only."""
+def _server_keys(config: Config) -> ServerKeys:
+    """The keys this server signs with and publishes: ``global.private_key`` (and
+    ``old_private_keys``), or (when that file does not exist, e.g. a server built
+    in-process by tests; ``ranvier run`` refuses to start without it) a fresh key for
+    this process only."""
     try:
-        return load_server_keys(config).signing_key
+        return load_server_keys(config)
     except KeyFileError:
         if config.global_.private_key.exists():
             raise
         logger.warning("no signing key at %s: using a temporary one", config.global_.private_key)
-        return generate_signing_key("ephemeral")
+        return ServerKeys(generate_signing_key("ephemeral"), ())
 
 
 class Homeserver:
@@ -151,6 +160,7 @@ class Homeserver:
         *,
         access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS,
         signing_key: SigningKey | None = None,
+        federation_hooks: FederationHooks | None = None,
     ) -> None:
         """Build every component over an open, migrated ``db`` (see :meth:`open`)."""
         self.config = config
@@ -185,9 +195,13 @@ class Homeserver:
         self.rate_limiter = _rate_limiter(config)
         self.metrics = Metrics()
         self.bus = LocalBus()
+        self.server_keys = (
+            ServerKeys(signing_key, ()) if signing_key is not None else _server_keys(config)
+        )
+        self.federation = Federation(config, db, self.server_keys, federation_hooks)
         self.room_storage = RoomStorage(db)
         self.room_input = RoomInput(
-            self.room_storage, self.bus, server_name, signing_key or _signing_key(config)
+            self.room_storage, self.bus, server_name, self.server_keys.signing_key
         )
         self.rooms = RoomService(
             self.room_storage,
@@ -232,7 +246,15 @@ class Homeserver:
             StateApi(self.rooms),
             EventApi(self.rooms),
             MembershipApi(self.rooms, self.membership),
+            KeysApi(self.federation.local_keys, self.federation.keyring),
         ]
+        if not config.global_.disable_federation:
+            fed_auth = self.federation.authenticator
+            apis += [
+                FederationVersionApi(),
+                FederationQueryApi(self.accounts, fed_auth),
+                FederationDevicesApi(self.accounts, fed_auth),
+            ]
         for api in apis:
             self.add_routes(api.routes())
         if config.global_.metrics.enabled:
@@ -244,12 +266,21 @@ class Homeserver:
 
     @classmethod
     async def open(
-        cls, config: Config, *, access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS
+        cls,
+        config: Config,
+        *,
+        access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS,
+        federation_hooks: FederationHooks | None = None,
     ) -> Homeserver:
         """Open and migrate the database, build the server, load configured tokens."""
         db = await open_migrated_database(config)
         try:
-            server = cls(config, db, access_token_lifetime_ms=access_token_lifetime_ms)
+            server = cls(
+                config,
+                db,
+                access_token_lifetime_ms=access_token_lifetime_ms,
+                federation_hooks=federation_hooks,
+            )
             for token in config.client_api.registration_tokens:
                 await server.registration_tokens.ensure(token)
         except BaseException:
@@ -333,6 +364,7 @@ class Homeserver:
         await self.registration.close()
         if self.cas is not None:
             await self.cas.close()
+        await self.federation.close()
         await self.db.close()
 
 

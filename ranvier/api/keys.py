@@ -1,0 +1,94 @@
+"""The key server and notary endpoints under ``/_matrix/key/v2``.
+
+Spec: server-server-api "Publishing Keys" (``GET /_matrix/key/v2/server``, keys_server.yaml)
+and "Querying Keys Through Another Server" (``GET /_matrix/key/v2/query/{serverName}``,
+``POST /_matrix/key/v2/query``, keys_query.yaml).
+
+These endpoints need no request authentication: anyone may ask for keys. Our own key
+response is served from the bytes cached by
+:class:`~ranvier.federation.local_keys.LocalServerKeys`; notary answers come from
+:meth:`~ranvier.federation.keyring.Keyring.notary_answer`, co-signed by this server.
+``minimum_valid_until_ts`` defaults to now; an empty ``server_keys`` gives an empty list,
+and servers that cannot be reached and were never cached are left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from ranvier.api.client.common import RouteDef
+from ranvier.core.ids import InvalidIdentifier, parse_server_name
+from ranvier.federation.keyring import Keyring
+from ranvier.federation.local_keys import LocalServerKeys
+from ranvier.http.parse import parse_json_body, query_int
+from ranvier.http.types import MatrixError, Request, Response, json_response
+
+KEY_V2 = "/_matrix/key/v2"
+MAX_QUERY_SERVERS = 100
+"""Servers one ``POST /query`` may ask about (each may cost a remote fetch)."""
+
+
+def _check_server_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise MatrixError(400, "M_INVALID_PARAM", "Server names must be strings")
+    try:
+        parse_server_name(name)
+    except InvalidIdentifier as e:
+        raise MatrixError(400, "M_INVALID_PARAM", f"Invalid server name: {e}") from None
+    return name
+
+
+class KeysApi:
+    """Serves our keys and answers notary queries."""
+
+    def __init__(self, local: LocalServerKeys, keyring: Keyring) -> None:
+        self.local = local
+        self.keyring = keyring
+
+    async def server_keys(self, request: Request) -> Response:
+        """``GET /_matrix/key/v2/server``."""
+        return Response(status=200, body=self.local.response_bytes())
+
+    async def query_one(self, request: Request) -> Response:
+        """``GET /_matrix/key/v2/query/{serverName}``."""
+        server = _check_server_name(request.path_params["serverName"])
+        minimum = query_int(request, "minimum_valid_until_ts", minimum=0)
+        answers = await self.keyring.notary_answer(server, (), minimum)
+        return json_response({"server_keys": answers})
+
+    async def query_many(self, request: Request) -> Response:
+        """``POST /_matrix/key/v2/query``."""
+        body = parse_json_body(request)
+        criteria = body.get("server_keys")
+        if not isinstance(criteria, dict):
+            raise MatrixError(400, "M_BAD_JSON", "'server_keys' must be an object")
+        if len(criteria) > MAX_QUERY_SERVERS:
+            raise MatrixError(400, "M_LIMIT_EXCEEDED", "Too many servers in one query")
+        jobs = []
+        for server, keys in criteria.items():
+            _check_server_name(server)
+            if not isinstance(keys, dict):
+                raise MatrixError(400, "M_BAD_JSON", "Key criteria must be objects")
+            minimum: int | None = None
+            for criterion in keys.values():
+                value = (
+                    criterion.get("minimum_valid_until_ts") if isinstance(criterion, dict) else None
+                )
+                if value is not None:
+                    if not isinstance(value, int) or isinstance(value, bool):
+                        raise MatrixError(
+                            400, "M_BAD_JSON", "minimum_valid_until_ts must be an integer"
+                        )
+                    minimum = value if minimum is None else max(minimum, value)
+            jobs.append(self.keyring.notary_answer(server, list(keys), minimum))
+        results = await asyncio.gather(*jobs)
+        return json_response({"server_keys": [r for answers in results for r in answers]})
+
+    def routes(self) -> list[RouteDef]:
+        """The routes of this module."""
+        return [
+            ("GET", f"{KEY_V2}/server", self.server_keys),
+            ("GET", f"{KEY_V2}/query/{{serverName}}", self.query_one),
+            ("POST", f"{KEY_V2}/query", self.query_many),
+        ]
