@@ -45,6 +45,7 @@ from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.profile import ProfileApi
 from ranvier.api.client.register import RegisterApi
 from ranvier.api.client.rooms_create import CreateRoomApi
+from ranvier.api.client.rooms_directory import DirectoryApi
 from ranvier.api.client.rooms_event import EventApi
 from ranvier.api.client.rooms_membership import MembershipApi
 from ranvier.api.client.rooms_send import SendApi
@@ -71,11 +72,13 @@ from ranvier.http.router import Handler, Router
 from ranvier.http.server import HttpServer
 from ranvier.http.tls import server_context
 from ranvier.http.types import MatrixError, Request, Response
-from ranvier.rooms.aliases import AliasStore
+from ranvier.rooms.aliases import AliasService, AliasStore
+from ranvier.rooms.directory import DirectoryService
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.pipeline import RoomInput
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
+from ranvier.rooms.summary import RoomSummaries
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
 from ranvier.users.cas import CasClient
@@ -211,6 +214,9 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.room_summaries = RoomSummaries(self.room_storage)
+        self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
+        self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
 
         # Routes.
         self.router = Router()
@@ -246,6 +252,7 @@ class Homeserver:
             StateApi(self.rooms),
             EventApi(self.rooms),
             MembershipApi(self.rooms, self.membership),
+            DirectoryApi(self.aliases, self.directory),
             KeysApi(self.federation.local_keys, self.federation.keyring),
         ]
         if not config.global_.disable_federation:
@@ -292,6 +299,10 @@ class Homeserver:
         """Add routes of a component, made able to use :func:`ranvier.api.auth.require_user`."""
         for method, pattern, handler in routes:
             self.router.add(method, pattern, with_authenticator(self.auth, handler))
+
+    async def _is_admin(self, user_id: str) -> bool:
+        account = await self.accounts.accounts.get(user_id)
+        return account is not None and account.is_admin
 
     def _routed(self, method: str, path: str) -> bool:
         try:

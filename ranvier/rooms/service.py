@@ -270,8 +270,16 @@ class RoomService:
         state_key: str,
         content: Mapping[str, Any],
     ) -> str:
-        """Send a state event; setting the content already in place sends nothing."""
+        """Send a state event; setting the content already in place sends nothing.
+        ``m.room.canonical_alias`` is checked first (room_state.yaml: 400
+        ``M_INVALID_PARAM`` / ``M_BAD_ALIAS``, :meth:`AliasStore.check_canonical_alias`)."""
         room = await self.room_for_reader(room_id)
+        if event_type == "m.room.canonical_alias" and state_key == "":
+            current = await self.storage.current_state(room.nid)
+            previous = await self.storage.state_event(current, event_type, "")
+            await self.aliases.check_canonical_alias(
+                room_id, self.server_name, content, previous.content if previous else None
+            )
 
         async def unchanged(ctx: RoomContext) -> str | None:
             ev = await ctx.get(event_type, state_key)
