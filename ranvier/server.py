@@ -42,6 +42,7 @@ from ranvier.api.client.devices import DevicesApi
 from ranvier.api.client.filters import FiltersApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
+from ranvier.api.client.messages import MessagesApi
 from ranvier.api.client.profile import ProfileApi
 from ranvier.api.client.register import RegisterApi
 from ranvier.api.client.rooms_create import CreateRoomApi
@@ -50,7 +51,9 @@ from ranvier.api.client.rooms_event import EventApi
 from ranvier.api.client.rooms_membership import MembershipApi
 from ranvier.api.client.rooms_send import SendApi
 from ranvier.api.client.rooms_state import StateApi
+from ranvier.api.client.send_to_device import SendToDeviceApi
 from ranvier.api.client.sso import SsoApi
+from ranvier.api.client.sync import SyncApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
@@ -79,6 +82,10 @@ from ranvier.rooms.pipeline import RoomInput
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
+from ranvier.sync.notifier import Notifier
+from ranvier.sync.pagination import PaginationService
+from ranvier.sync.service import SyncService
+from ranvier.sync.to_device import ToDeviceStore
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
 from ranvier.users.cas import CasClient
@@ -263,6 +270,24 @@ class Homeserver:
                 FederationDevicesApi(self.accounts, fed_auth),
             ]
         for api in apis:
+            self.add_routes(api.routes())
+        # Sync, pagination and send-to-device (ranvier.sync).
+        self.notifier = Notifier()
+        self.to_device = ToDeviceStore(db, DeviceStore(db))
+        self.sync = SyncService(
+            self.room_storage,
+            self.account_data,
+            self.filters,
+            self.to_device,
+            self.notifier,
+            self.bus,
+        )
+        self.pagination = PaginationService(self.sync.store)
+        for api in (
+            SyncApi(self.sync),
+            MessagesApi(self.pagination),
+            SendToDeviceApi(self.to_device, self.rooms.is_local),
+        ):
             self.add_routes(api.routes())
         if config.global_.metrics.enabled:
             self.router.add("GET", "/metrics", self._metrics_endpoint(), name="/metrics")

@@ -1,0 +1,76 @@
+"""History visibility over many events at once, for ``/sync``, ``/messages`` and
+``/context`` (client-server-api "Room History Visibility", "Server behaviour").
+
+The rules themselves are the pure :func:`ranvier.rooms.visibility.allowed`; this module
+evaluates them for a batch of events of one room and one user cheaply: the state that
+decides (``m.room.history_visibility`` and the user's ``m.room.member``) is read once per
+distinct state snapshot (messages share their snapshot), and "did the user join after
+this event" (rule 3, ``shared``) comes from one query listing the user's membership
+events in the room. As in :meth:`ranvier.rooms.service.RoomService.can_see`, for a
+history visibility event and for the user's own membership event the state after the
+event may allow it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.visibility import allowed, visibility_of
+from ranvier.sync.store import SyncStore
+
+_HV = ("m.room.history_visibility", "")
+
+
+class HistoryFilter:
+    """Decides which events of one room a user may see."""
+
+    def __init__(self, store: SyncStore, room: RoomInfo, user_id: str) -> None:
+        self.store = store
+        self.storage = store.storage
+        self.room = room
+        self.user_id = user_id
+        self._at: dict[int, tuple[str, str | None]] = {}
+        self._joins: list[int] | None = None
+
+    async def _state(self, snapshot_nid: int) -> tuple[str, str | None]:
+        found = self._at.get(snapshot_nid)
+        if found is None:
+            snap = await self.storage.snapshot(snapshot_nid)
+            events = await self.storage.state_events(snap, [_HV, ("m.room.member", self.user_id)])
+            hv = events.get(_HV)
+            member = events.get(("m.room.member", self.user_id))
+            found = (
+                visibility_of(hv.content if hv is not None else None),
+                member.membership if member is not None else None,
+            )
+            self._at[snapshot_nid] = found
+        return found
+
+    async def _joined_after(self, stream_ordering: int) -> bool:
+        if self._joins is None:
+            history = await self.store.membership_events(self.room, self.user_id)
+            self._joins = [s for s, _, m in history if m == "join"]
+        return any(s > stream_ordering for s in self._joins)
+
+    async def _check(self, visibility: str, membership: str | None, stream: int) -> bool:
+        if allowed(visibility, membership, False):
+            return True
+        return visibility == "shared" and await self._joined_after(stream)
+
+    async def visible(self, stored: StoredEvent) -> bool:
+        """Whether the user may see ``stored``."""
+        visibility, membership = await self._state(stored.state_before_nid)
+        if await self._check(visibility, membership, stored.stream_ordering):
+            return True
+        ev = stored.event
+        if ev.type == _HV[0] and ev.state_key == "":
+            after = visibility_of(ev.content)
+            return await self._check(after, membership, stored.stream_ordering)
+        if ev.type == "m.room.member" and ev.state_key == self.user_id:
+            return await self._check(visibility, ev.membership, stored.stream_ordering)
+        return False
+
+    async def filter(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """The events of ``events`` the user may see, in the same order."""
+        return [s for s in events if await self.visible(s)]

@@ -1,0 +1,158 @@
+"""``GET /rooms/{roomId}/messages`` and ``GET /rooms/{roomId}/context/{eventId}``
+(client-server-api "Getting events for a room", message_pagination.yaml,
+event_context.yaml; "Lazy-loading room members"; "Room History Visibility").
+
+Positions are those of the events stream (:mod:`ranvier.sync.tokens`): ``from`` and
+``to`` may be any sync token (``prev_batch``, ``next_batch``) or a ``t<N>`` token from an
+earlier answer. Backwards, a page holds the events at or before ``from`` (and after
+``to``), newest first; forwards, the events after ``from`` (up to ``to``), oldest first.
+Only events the user may see under the room's history visibility and that the filter
+allows are returned; ``end`` is left out when the range holds nothing more.
+
+Access: a user with no membership in the room at all may read it only when it is
+``world_readable`` (else 403 ``M_FORBIDDEN``, as for an unknown room); after that the
+visibility rules decide per event, so a user who left sees history up to the leave.
+"""
+
+from __future__ import annotations
+
+from ranvier.core.events import JsonDict
+from ranvier.http.types import MatrixError
+from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.state_store import StateMap
+from ranvier.rooms.visibility import visibility_of
+from ranvier.sync.filters import RoomEventFilter
+from ranvier.sync.history import HistoryFilter
+from ranvier.sync.render import EventRenderer
+from ranvier.sync.store import SyncStore
+from ranvier.sync.tokens import pagination_token
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 1000
+
+
+class PaginationService:
+    """Serves ``/messages`` and ``/context``."""
+
+    def __init__(self, store: SyncStore) -> None:
+        self.store = store
+        self.storage = store.storage
+
+    async def _room_for(self, room_id: str, user_id: str) -> RoomInfo:
+        room = await self.storage.events.get_room(room_id)
+        if room is not None:
+            if await self.storage.events.membership_of(room.nid, user_id) is not None:
+                return room
+            current = await self.storage.current_state(room.nid)
+            hv = await self.storage.state_event(current, "m.room.history_visibility", "")
+            if visibility_of(hv.content if hv else None) == "world_readable":
+                return room
+        raise MatrixError(403, "M_FORBIDDEN", "You are not a member of this room")
+
+    async def _members_of_senders(
+        self, events: list[StoredEvent], flt: RoomEventFilter
+    ) -> list[StoredEvent]:
+        """For lazy loading: each sender's membership as of their newest event here."""
+        newest: dict[str, StoredEvent] = {}
+        for stored in events:
+            cur = newest.get(stored.event.sender)
+            if cur is None or stored.stream_ordering > cur.stream_ordering:
+                newest[stored.event.sender] = stored
+        out: list[StoredEvent] = []
+        for sender, stored in sorted(newest.items()):
+            snap = await self.storage.snapshot(stored.state_after_nid)
+            member = await self.storage.state_event(snap, "m.room.member", sender)
+            if member is None:
+                continue
+            found = await self.storage.events.get_by_id(member.event_id)
+            if found is not None and flt.allows_event(found.event):
+                out.append(found)
+        return out
+
+    async def messages(
+        self,
+        room_id: str,
+        user_id: str,
+        device_id: str | None,
+        *,
+        backwards: bool,
+        from_pos: int | None,
+        from_token: str | None,
+        to_pos: int | None,
+        limit: int,
+        flt: RoomEventFilter,
+    ) -> JsonDict:
+        """The ``/messages`` response body."""
+        room = await self._room_for(room_id, user_id)
+        if from_pos is None:
+            from_pos = await self.storage.events.stream_position() if backwards else 0
+        limit = min(max(limit, 0), MAX_LIMIT)
+        history = HistoryFilter(self.store, room, user_id)
+
+        async def keep(stored: StoredEvent) -> bool:
+            return flt.allows_event(stored.event) and await history.visible(stored)
+
+        page = await self.store.paginate(room.nid, from_pos, to_pos, backwards, limit, keep)
+        renderer = EventRenderer(self.store, user_id, device_id)
+        body: JsonDict = {
+            "start": from_token if from_token is not None else pagination_token(from_pos),
+            "chunk": await renderer.render(page.events),
+        }
+        if not page.exhausted or (limit == 0 and page.events == []):
+            body["end"] = pagination_token(page.next_position)
+        if flt.lazy_load_members:
+            body["state"] = await renderer.render(await self._members_of_senders(page.events, flt))
+        return body
+
+    async def context(
+        self,
+        room_id: str,
+        event_id: str,
+        user_id: str,
+        device_id: str | None,
+        *,
+        limit: int,
+        flt: RoomEventFilter,
+    ) -> JsonDict:
+        """The ``/context`` response body (404 ``M_NOT_FOUND`` for an event the user
+        may not see)."""
+        room = await self.storage.events.get_room(room_id)
+        target = await self.store.event_at(room_id, event_id)
+        if room is None or target is None:
+            raise MatrixError(404, "M_NOT_FOUND", "Event not found")
+        history = HistoryFilter(self.store, room, user_id)
+        if not await history.visible(target):
+            raise MatrixError(404, "M_NOT_FOUND", "Event not found")
+        limit = min(max(limit, 0), MAX_LIMIT)
+        before_n = limit // 2
+        after_n = limit - before_n
+
+        async def keep(stored: StoredEvent) -> bool:
+            return flt.allows_event(stored.event) and await history.visible(stored)
+
+        pos = target.stream_ordering
+        before = await self.store.paginate(room.nid, pos - 1, None, True, before_n, keep)
+        after = await self.store.paginate(room.nid, pos, None, False, after_n, keep)
+        last = after.events[-1] if after.events else target
+        snap = await self.storage.snapshot(last.state_after_nid)
+        state = await self._state(snap.state, flt)
+        if flt.lazy_load_members:
+            state = [s for s in state if s.event.type != "m.room.member"]
+            returned = [*before.events, target, *after.events]
+            state += await self._members_of_senders(returned, flt)
+        renderer = EventRenderer(self.store, user_id, device_id)
+        return {
+            "start": pagination_token(before.next_position),
+            "end": pagination_token(after.next_position),
+            "events_before": await renderer.render(before.events),
+            "event": (await renderer.render([target]))[0],
+            "events_after": await renderer.render(after.events),
+            "state": await renderer.render(state),
+        }
+
+    async def _state(self, state: StateMap, flt: RoomEventFilter) -> list[StoredEvent]:
+        """The events of a state map that ``flt`` allows, by ``(type, state_key)``."""
+        loaded = await self.storage.events.get_by_nids(state.values())
+        out = [s for s in loaded.values() if flt.allows_event(s.event)]
+        out.sort(key=lambda s: (s.event.type, s.event.state_key or ""))
+        return out

@@ -1,0 +1,170 @@
+"""The ``rooms.join`` and ``rooms.leave`` sections of ``/sync`` (client-server-api
+"Syncing", sync.yaml "Joined Room" and "Left Room").
+
+A joined room carries its :mod:`timeline <ranvier.sync.timeline>` (with ``limited`` and
+``prev_batch``), ``state`` before the timeline (or ``state_after``, its end, when the
+client asked with ``use_state_after``), per-room ``account_data``, ``ephemeral`` (empty:
+no typing or receipts yet), ``unread_notifications`` (zero: no push rules yet) and,
+when membership may have changed, ``summary`` (``m.heroes`` when the room has no name
+or canonical alias, and the joined and invited counts).
+
+A room is sent whole (full state, timeline from the start of the range) on an initial
+sync, with ``full_state``, and when the user joined it since ``since``; otherwise only
+what changed in ``(since, upto]``, and not at all when nothing did. A left room (leave
+or ban) is sent when the user left it since ``since``, or on an initial sync when the
+filter has ``include_leave``; its timeline and state stop at the leave event.
+"""
+
+from __future__ import annotations
+
+from ranvier.core.events import JsonDict
+from ranvier.rooms.event_store import RoomInfo
+from ranvier.sync.render import EventRenderer
+from ranvier.sync.request import SyncRequest
+from ranvier.sync.store import MembershipAt, SyncStore
+from ranvier.sync.timeline import Timeline, read_timeline, state_events
+
+MAX_HEROES = 5
+
+
+class RoomSections:
+    """Builds joined and left room entries."""
+
+    def __init__(self, store: SyncStore) -> None:
+        self.store = store
+        self.storage = store.storage
+
+    async def _was_joined_at(self, room: RoomInfo, user_id: str, position: int) -> bool:
+        history = await self.store.membership_events(room, user_id, position)
+        return bool(history) and history[-1][2] == "join"
+
+    async def _summary(self, room: RoomInfo, user_id: str, snapshot_nid: int) -> JsonDict:
+        members, joined, invited = await self.store.member_counts(room.nid)
+        summary: JsonDict = {"m.joined_member_count": joined, "m.invited_member_count": invited}
+        snap = await self.storage.snapshot(snapshot_nid)
+        named = await self.storage.state_events(
+            snap, [("m.room.name", ""), ("m.room.canonical_alias", "")]
+        )
+        name = named.get(("m.room.name", ""))
+        alias = named.get(("m.room.canonical_alias", ""))
+        if (name is None or not name.content.get("name")) and (
+            alias is None or not alias.content.get("alias")
+        ):
+            others = [m for m in members if m[0] != user_id]
+            heroes = [u for u, m, _ in others if m in ("join", "invite")][:MAX_HEROES]
+            if not heroes:
+                heroes = [u for u, m, _ in others if m in ("leave", "ban")][:MAX_HEROES]
+            summary["m.heroes"] = heroes
+        return summary
+
+    async def _body(
+        self,
+        req: SyncRequest,
+        room: RoomInfo,
+        upper: int,
+        full: bool,
+        with_summary: bool,
+        account_data: list[JsonDict],
+        renderer: EventRenderer,
+    ) -> tuple[JsonDict, Timeline] | None:
+        rf = req.filter.room
+        since_pos = req.since_events
+        lower = 0 if since_pos is None else since_pos
+        tl = await read_timeline(
+            self.store, room, req.user_id, lower, upper, rf.timeline, rf.timeline_limit
+        )
+        end_snap = await self.store.snapshot_nid_at(room.nid, upper)
+        start_snap = tl.events[0].state_before_nid if tl.events else end_snap
+        since_snap = None
+        if not full:
+            assert since_pos is not None
+            since_snap = await self.store.snapshot_nid_at(room.nid, since_pos)
+            if not tl.events and not account_data and since_snap == end_snap:
+                return None
+        summary: JsonDict | None = None
+        if with_summary and (
+            full
+            or since_snap != end_snap
+            or any(s.event.type == "m.room.member" for s in tl.events)
+        ):
+            summary = await self._summary(room, req.user_id, end_snap)
+        lazy: set[str] | None = None
+        if rf.state.lazy_load_members:
+            lazy = {s.event.sender for s in tl.events}
+            if full:
+                lazy.add(req.user_id)
+            if summary is not None:
+                lazy.update(summary.get("m.heroes", ()))
+        body: JsonDict = {
+            "timeline": {
+                "events": await renderer.render(tl.events),
+                "limited": tl.limited,
+                "prev_batch": str(req.upto.with_events(tl.start)),
+            },
+            "account_data": {"events": account_data},
+        }
+        if req.use_state_after:
+            after = await state_events(self.store, end_snap, since_snap, rf.state, lazy_users=lazy)
+            body["state_after"] = {"events": await renderer.render(after)}
+        else:
+            state = await state_events(
+                self.store,
+                start_snap,
+                since_snap,
+                rf.state,
+                exclude={s.nid for s in tl.events},
+                lazy_users=lazy,
+            )
+            body["state"] = {"events": await renderer.render(state)}
+        if summary is not None:
+            body["summary"] = summary
+        return body, tl
+
+    async def joined(
+        self,
+        req: SyncRequest,
+        m: MembershipAt,
+        account_data: list[JsonDict],
+        renderer: EventRenderer,
+    ) -> JsonDict | None:
+        """The ``rooms.join`` entry of a room, or None when nothing is to be sent."""
+        since_pos = req.since_events
+        newly = (
+            since_pos is not None
+            and m.stream_ordering > since_pos
+            and not await self._was_joined_at(m.room, req.user_id, since_pos)
+        )
+        full = since_pos is None or req.full_state or newly
+        built = await self._body(req, m.room, req.upto.events, full, True, account_data, renderer)
+        if built is None:
+            return None
+        body, _ = built
+        body["ephemeral"] = {"events": []}
+        body["unread_notifications"] = {"highlight_count": 0, "notification_count": 0}
+        return body
+
+    def wants_left(self, req: SyncRequest, m: MembershipAt) -> bool:
+        """Whether a room the user left (or was banned from) goes into ``rooms.leave``."""
+        since_pos = req.since_events
+        if since_pos is None:
+            return req.filter.room.include_leave
+        return m.stream_ordering > since_pos
+
+    async def left(
+        self,
+        req: SyncRequest,
+        m: MembershipAt,
+        account_data: list[JsonDict],
+        renderer: EventRenderer,
+    ) -> JsonDict | None:
+        """The ``rooms.leave`` entry of a room, or None."""
+        since_pos = req.since_events
+        full = (
+            since_pos is None
+            or req.full_state
+            or not await self._was_joined_at(m.room, req.user_id, since_pos)
+        )
+        built = await self._body(
+            req, m.room, m.stream_ordering, full, False, account_data, renderer
+        )
+        return None if built is None else built[0]

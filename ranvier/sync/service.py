@@ -1,0 +1,198 @@
+"""``GET /sync``: initial and incremental syncs with long-polling (client-server-api
+"Syncing", sync.yaml).
+
+Theory of operation
+-------------------
+:meth:`SyncService.sync` resolves the filter (:mod:`ranvier.sync.filters`) and the
+``since`` token (:mod:`ranvier.sync.tokens`), acknowledges the to-device messages the
+client received with ``since`` (:mod:`ranvier.sync.to_device`), then loops:
+
+1. take the *upper token*: the notifier's current token, with the events position read
+   from the database (the bus delivers to the notifier asynchronously, so a client that
+   just sent an event finds it in its next sync). Every position up to it is committed;
+2. build the response for ``(since, upper]``: room memberships as of ``upper``
+   (:meth:`ranvier.sync.store.SyncStore.memberships`) sorted into joined, invited,
+   knocked and left rooms (:mod:`ranvier.sync.rooms`, :mod:`ranvier.sync.invites`),
+   account data (:mod:`ranvier.sync.account_data`) and to-device messages;
+3. return it if it holds anything, or if this is an initial sync, ``full_state`` or no
+   ``timeout`` remains; otherwise wait on the :class:`~ranvier.sync.notifier.Notifier`
+   for the user and their joined rooms past ``upper``, and go to 1 with ``since =
+   upper`` (the range just read was empty). At the deadline the empty response's
+   ``next_batch`` is ``upper``.
+
+Presence, typing, receipts, device lists and one-time key counts are not built yet;
+their sections are present and empty (``device_one_time_keys_count`` reports 0 keys).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from ranvier.bus import Bus
+from ranvier.core.events import JsonDict
+from ranvier.rooms.outputs import ROOM_EVENTS
+from ranvier.rooms.storage import RoomStorage
+from ranvier.sync.account_data import account_data_section
+from ranvier.sync.filters import resolve_sync_filter
+from ranvier.sync.invites import InviteSections
+from ranvier.sync.notifier import Notifier
+from ranvier.sync.render import EventRenderer
+from ranvier.sync.request import SyncRequest
+from ranvier.sync.rooms import RoomSections
+from ranvier.sync.store import SyncStore
+from ranvier.sync.to_device import MAX_PER_SYNC, ToDeviceStore
+from ranvier.sync.tokens import SyncToken, parse_sync_token
+from ranvier.users.account_data import AccountDataStore
+from ranvier.users.filters import FilterStore
+
+MAX_TIMEOUT_MS = 5 * 60 * 1000
+"""Long-polls are cut to this length, whatever the client asks."""
+
+
+class SyncService:
+    """Computes ``/sync`` responses (see the module docstring)."""
+
+    def __init__(
+        self,
+        storage: RoomStorage,
+        account_data: AccountDataStore,
+        filters: FilterStore,
+        to_device: ToDeviceStore,
+        notifier: Notifier,
+        bus: Bus,
+    ) -> None:
+        self.store = SyncStore(storage)
+        self.account_data = account_data
+        self.filters = filters
+        self.to_device = to_device
+        self.notifier = notifier
+        self.rooms = RoomSections(self.store)
+        self.invites = InviteSections(self.store)
+        self._subscription = bus.subscribe(ROOM_EVENTS, notifier.room_event_handler)
+        account_data.add_listener(notifier.account_data_listener)
+        to_device.add_listener(self._to_device_listener)
+        self._start_lock = asyncio.Lock()
+
+    async def _to_device_listener(self, user_ids: list[str], position: int) -> None:
+        self.notifier.on_to_device(user_ids, position)
+
+    async def _ensure_started(self) -> None:
+        if self.notifier.started:
+            return
+        async with self._start_lock:
+            if not self.notifier.started:
+                self.notifier.start(
+                    SyncToken(
+                        await self.store.events.stream_position(),
+                        await self.account_data.current_position(),
+                        await self.to_device.current_position(),
+                    )
+                )
+
+    async def current_token(self) -> SyncToken:
+        """The upper token of a sync starting now (step 1 of the module docstring)."""
+        await self._ensure_started()
+        events = await self.store.events.stream_position()
+        return self.notifier.current().advance(SyncToken(events=events))
+
+    async def sync(
+        self,
+        user_id: str,
+        device_id: str | None,
+        *,
+        since: str | None = None,
+        filter_param: str | None = None,
+        full_state: bool = False,
+        timeout_ms: int = 0,
+        use_state_after: bool = False,
+    ) -> JsonDict:
+        """The ``/sync`` response body."""
+        since_token = None if since is None else parse_sync_token(since)
+        flt = await resolve_sync_filter(self.filters, user_id, filter_param)
+        if since_token is not None and device_id is not None:
+            await self.to_device.acknowledge(user_id, device_id, since_token.to_device)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + min(max(timeout_ms, 0), MAX_TIMEOUT_MS) / 1000
+        req = SyncRequest(
+            user_id,
+            device_id,
+            flt,
+            since_token,
+            SyncToken(),
+            full_state=full_state,
+            use_state_after=use_state_after,
+        )
+        while True:
+            upto = await self.current_token()
+            if req.since is not None:
+                upto = upto.advance(req.since)
+            req = replace(req, upto=upto)
+            body, joined, empty = await self._build(req)
+            if not empty or req.since is None or full_state:
+                return body
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return body
+            if not await self.notifier.wait(user_id, joined, upto, remaining):
+                return body
+            req = replace(req, since=upto)
+
+    async def _build(self, req: SyncRequest) -> tuple[JsonDict, list[str], bool]:
+        """The response for ``req``, the user's joined rooms, and whether it is empty."""
+        renderer = EventRenderer(
+            self.store, req.user_id, req.device_id, req.filter, include_room_id=False
+        )
+        account_data = await account_data_section(self.account_data, req)
+        rooms: dict[str, JsonDict] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
+        joined: list[str] = []
+        room_filter = req.filter.room
+        for m in await self.store.memberships(req.user_id, req.upto.events):
+            room_id = m.room.room_id
+            if m.membership == "join":
+                joined.append(room_id)
+            if not room_filter.allows_room(room_id):
+                continue
+            room_data = account_data.by_room.get(room_id, [])
+            entry: JsonDict | None = None
+            section = ""
+            if m.membership == "join":
+                section = "join"
+                entry = await self.rooms.joined(req, m, room_data, renderer)
+            elif m.membership in ("leave", "ban") and self.rooms.wants_left(req, m):
+                section = "leave"
+                entry = await self.rooms.left(req, m, room_data, renderer)
+            elif m.membership == "invite" and self.invites.wants(req, m):
+                section = "invite"
+                entry = await self.invites.invited(m)
+            elif m.membership == "knock" and self.invites.wants(req, m):
+                section = "knock"
+                entry = await self.invites.knocked(m)
+            if entry is not None:
+                rooms[section][room_id] = entry
+
+        next_token = req.upto
+        to_device: list[JsonDict] = []
+        if req.device_id is not None:
+            after = 0 if req.since is None else req.since.to_device
+            pending = await self.to_device.pending(
+                req.user_id, req.device_id, after, req.upto.to_device
+            )
+            to_device = [event for _, event in pending]
+            if len(pending) == MAX_PER_SYNC:
+                next_token = replace(next_token, to_device=pending[-1][0])
+        body: JsonDict = {
+            "next_batch": str(next_token),
+            "rooms": rooms,
+            "presence": {"events": []},
+            "account_data": {"events": account_data.global_events},
+            "to_device": {"events": to_device},
+            "device_lists": {"changed": [], "left": []},
+            "device_one_time_keys_count": {"signed_curve25519": 0},
+        }
+        empty = not to_device and not account_data.global_events and not any(rooms.values())
+        return body, joined, empty
+
+    def close(self) -> None:
+        """Stop listening to the bus."""
+        self._subscription.cancel()

@@ -1,0 +1,100 @@
+"""One room's timeline and state for a sync (client-server-api "Syncing").
+
+:func:`read_timeline` reads the newest events of a room in a range of positions that
+the user may see (:mod:`ranvier.sync.history`) and the timeline filter lets through, at
+most ``limit``; one more is read to know whether the timeline is ``limited``.
+
+:func:`state_events` computes the ``state`` (or ``state_after``) section from two state
+snapshots, at the NID level so unchanged entries cost nothing:
+
+* *full*: every entry of the snapshot (initial sync, ``full_state``, newly joined rooms);
+* *incremental*: the entries whose event differs from the snapshot at ``since`` (the
+  state "between since and the start of the timeline").
+
+Events already in the timeline are left out of ``state`` (not of ``state_after``, which
+clients apply instead of the timeline). With ``lazy_load_members`` (client-server-api
+"Lazy-loading room members") a full state keeps only the ``m.room.member`` events of
+the wanted users (timeline senders, the syncing user, heroes); an incremental one keeps
+every membership that changed in the gap, as the spec requires for limited timelines,
+plus the wanted users' current membership (redundant copies are allowed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.sync.filters import RoomEventFilter
+from ranvier.sync.history import HistoryFilter
+from ranvier.sync.store import SyncStore
+
+
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """A room's timeline in a sync response."""
+
+    events: list[StoredEvent]
+    """Oldest first."""
+    limited: bool
+    start: int
+    """The position just before the first event (``prev_batch``)."""
+
+
+async def read_timeline(
+    store: SyncStore,
+    room: RoomInfo,
+    user_id: str,
+    lower: int,
+    upper: int,
+    flt: RoomEventFilter,
+    limit: int,
+) -> Timeline:
+    """The newest visible events in ``(lower, upper]`` that ``flt`` allows, at most ``limit``."""
+    history = HistoryFilter(store, room, user_id)
+
+    async def keep(stored: StoredEvent) -> bool:
+        return flt.allows_event(stored.event) and await history.visible(stored)
+
+    page = await store.paginate(room.nid, upper, lower, True, limit + 1, keep)
+    events = page.events
+    limited = len(events) > limit
+    if limited:
+        events = events[:limit]
+    events.reverse()
+    # prev_batch: just before the first returned event (where a limited gap ends).
+    start = events[0].stream_ordering - 1 if events else upper
+    return Timeline(events, limited, start)
+
+
+async def state_events(
+    store: SyncStore,
+    snapshot_nid: int,
+    since_snapshot_nid: int | None,
+    flt: RoomEventFilter,
+    *,
+    exclude: Collection[int] = (),
+    lazy_users: Collection[str] | None = None,
+) -> list[StoredEvent]:
+    """The state section (see the module docstring); ``since_snapshot_nid`` None means
+    full state; ``exclude`` lists event NIDs to leave out (the timeline's)."""
+    storage = store.storage
+    snap = await storage.snapshot(snapshot_nid)
+    member_type = await storage.nids.types.lookup("m.room.member")
+    if since_snapshot_nid is None:
+        wanted = dict(snap.state)
+        if lazy_users is not None:
+            wanted = {k: v for k, v in wanted.items() if k[0] != member_type}
+    else:
+        before = (await storage.snapshot(since_snapshot_nid)).state
+        wanted = {k: v for k, v in snap.state.items() if before.get(k) != v}
+    if lazy_users is not None and member_type is not None:
+        for user_id in lazy_users:
+            sk = await storage.nids.state_keys.lookup(user_id)
+            if sk is not None and (member_type, sk) in snap.state:
+                wanted[(member_type, sk)] = snap.state[(member_type, sk)]
+    nids = [v for v in wanted.values() if v not in exclude]
+    loaded = await storage.events.get_by_nids(nids)
+    out = [s for s in loaded.values() if flt.allows_event(s.event)]
+    out.sort(key=lambda s: (s.event.type, s.event.state_key or ""))
+    return out
