@@ -49,10 +49,9 @@ class PaginationService:
                 return room
         raise MatrixError(403, "M_FORBIDDEN", "You are not a member of this room")
 
-    async def _members_of_senders(
-        self, events: list[StoredEvent], flt: RoomEventFilter
-    ) -> list[StoredEvent]:
-        """For lazy loading: each sender's membership as of their newest event here."""
+    async def _members_of_senders(self, events: list[StoredEvent]) -> list[StoredEvent]:
+        """For lazy loading: each sender's membership as of their newest event here (the
+        filter chose the events; it does not apply to the members shown with them)."""
         newest: dict[str, StoredEvent] = {}
         for stored in events:
             cur = newest.get(stored.event.sender)
@@ -65,7 +64,7 @@ class PaginationService:
             if member is None:
                 continue
             found = await self.storage.events.get_by_id(member.event_id)
-            if found is not None and flt.allows_event(found.event):
+            if found is not None:
                 out.append(found)
         return out
 
@@ -101,7 +100,7 @@ class PaginationService:
         if not page.exhausted or (limit == 0 and page.events == []):
             body["end"] = pagination_token(page.next_position)
         if flt.lazy_load_members:
-            body["state"] = await renderer.render(await self._members_of_senders(page.events, flt))
+            body["state"] = await renderer.render(await self._members_of_senders(page.events))
         return body
 
     async def context(
@@ -139,7 +138,7 @@ class PaginationService:
         if flt.lazy_load_members:
             state = [s for s in state if s.event.type != "m.room.member"]
             returned = [*before.events, target, *after.events]
-            state += await self._members_of_senders(returned, flt)
+            state += await self._members_of_senders(returned)
         renderer = EventRenderer(self.store, user_id, device_id)
         return {
             "start": pagination_token(before.next_position),
