@@ -54,6 +54,7 @@ from ranvier.api.client.rooms_state import StateApi
 from ranvier.api.client.send_to_device import SendToDeviceApi
 from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.sync import SyncApi
+from ranvier.api.client.threepids import ThreepidApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
@@ -91,10 +92,12 @@ from ranvier.users.accounts import AccountStore
 from ranvier.users.cas import CasClient
 from ranvier.users.devices import DeviceStore
 from ranvier.users.filters import FilterStore
+from ranvier.users.mailer import Mailer
 from ranvier.users.profiles import ProfileService, ProfileStore
 from ranvier.users.registration import RegistrationPolicy, RegistrationService
 from ranvier.users.registration_tokens import RegistrationTokenStore
 from ranvier.users.service import DEFAULT_ACCESS_TOKEN_LIFETIME_MS, AccountService
+from ranvier.users.threepids import ThreepidService, ThreepidStore
 from ranvier.users.tokens import TokenStore
 from ranvier.users.uia import UiaStore, UserInteractiveAuth
 
@@ -184,6 +187,11 @@ class Homeserver:
         self.filters = FilterStore(db)
         self.registration_tokens = RegistrationTokenStore(db)
         self.uia = UserInteractiveAuth(UiaStore(db))
+        c_api = config.client_api
+        mailer = Mailer(c_api.email, f"noreply@{server_name}") if c_api.email.enabled else None
+        self.threepids = ThreepidService(
+            ThreepidStore(db), mailer, c_api.public_base_url, server_name
+        )
         self.accounts = AccountService(
             db,
             server_name,
@@ -194,11 +202,12 @@ class Homeserver:
             account_data=self.account_data,
             bcrypt_cost=config.user_api.bcrypt_cost,
             access_token_lifetime_ms=access_token_lifetime_ms,
+            threepids=self.threepids,
         )
         self.registration = RegistrationService(
             self.accounts, self.uia, self.registration_tokens, _registration_policy(config)
         )
-        self.cas = CasClient(config.client_api.cas) if config.client_api.cas.enabled else None
+        self.cas = CasClient(c_api.cas, c_api.public_base_url) if c_api.cas.enabled else None
         self.accounts.sso_enabled = self.cas is not None
         sso = None if self.cas is None else SsoApi(self.accounts, self.uia, self.cas)
         self.auth = Authenticator(self.accounts)
@@ -233,7 +242,7 @@ class Homeserver:
         apis: list[_Component] = [
             VersionsApi(self._routed),
             well_known,
-            CapabilitiesApi(self.auth),
+            CapabilitiesApi(self.auth, threepid_changes=self.threepids.email_enabled),
             RegisterApi(self.registration, self.rate_limiter),
             LoginApi(
                 self.accounts,
@@ -246,6 +255,7 @@ class Homeserver:
             *([] if sso is None else [sso]),
             LogoutApi(self.accounts, self.auth),
             AccountApi(self.accounts, self.auth, self.uia),
+            ThreepidApi(self.accounts, self.auth, self.uia, self.threepids, self.rate_limiter),
             DevicesApi(self.accounts, self.auth, self.uia),
             ProfileApi(self.accounts, self.auth),
             AccountDataApi(self.account_data, self.auth),

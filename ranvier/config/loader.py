@@ -37,6 +37,7 @@ from ranvier.config.schema import (
     BindAddress,
     CacheConfig,
     CasConfig,
+    EmailConfig,
     ClientApiConfig,
     Config,
     DatabaseConfig,
@@ -566,6 +567,7 @@ def _client_api(r: _Reader) -> ClientApiConfig:
     turn = r.section("turn")
     rl = r.section("rate_limiting")
     cas = r.section("cas")
+    email = r.section("email")
     return ClientApiConfig(
         registration_disabled=r.boolean("registration_disabled", d.registration_disabled),
         guests_disabled=r.boolean("guests_disabled", d.guests_disabled),
@@ -594,11 +596,19 @@ def _client_api(r: _Reader) -> ClientApiConfig:
             exempt_user_ids=rl.strings("exempt_user_ids", (), check=_check_user_id),
             exempt_ip_addresses=rl.strings("exempt_ip_addresses", ()),
         ),
+        public_base_url=r.string("public_base_url", "").rstrip("/"),
         cas=CasConfig(
             server_url=cas.string("server_url", "").rstrip("/"),
-            public_base_url=cas.string("public_base_url", "").rstrip("/"),
             display_name=cas.string("display_name", "") or d.cas.display_name,
             disable_tls_validation=cas.boolean("disable_tls_validation", False),
+        ),
+        email=EmailConfig(
+            smtp_host=email.string("smtp_host", ""),
+            smtp_port=email.integer("smtp_port", d.email.smtp_port, minimum=1),
+            smtp_username=email.string("smtp_username", ""),
+            smtp_password=email.string("smtp_password", ""),
+            require_transport_security=email.boolean("require_transport_security", False),
+            from_address=email.string("from_address", ""),
         ),
     )
 

@@ -217,10 +217,8 @@ class CasConfig:
     protocol to the server). Enabled when ``server_url`` is set."""
 
     server_url: str = ""
-    """Base URL of the CAS server (``<server_url>/login``, ``<server_url>/proxyValidate``)."""
-    public_base_url: str = ""
-    """This server's client API base URL as browsers reach it, e.g.
-    ``https://matrix.example.org``: CAS sends the browser back to a path under it."""
+    """Base URL of the CAS server (``<server_url>/login``, ``<server_url>/proxyValidate``);
+    CAS sends the browser back under ``client_api.public_base_url``."""
     display_name: str = "CAS"
     """The identity provider's name shown by clients."""
     disable_tls_validation: bool = False
@@ -230,6 +228,27 @@ class CasConfig:
     def enabled(self) -> bool:
         """True when a CAS server is configured."""
         return bool(self.server_url)
+
+
+@dataclass(frozen=True, slots=True)
+class EmailConfig:
+    """Ranvier extension ``client_api.email``: sending mail to validate email addresses
+    (client-server-api "Adding Account Administrative Contact Information", the
+    ``requestToken`` endpoints). Enabled when ``smtp_host`` is set."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_username: str = ""
+    smtp_password: str = ""
+    require_transport_security: bool = False
+    """Insist on STARTTLS (otherwise it is used when the server offers it)."""
+    from_address: str = ""
+    """The ``From`` of validation mails; ``noreply@<server_name>`` when empty."""
+
+    @property
+    def enabled(self) -> bool:
+        """True when an SMTP server is configured."""
+        return bool(self.smtp_host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,7 +272,12 @@ class ClientApiConfig:
     recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
     turn: TurnConfig = field(default_factory=TurnConfig)
     rate_limiting: RateLimitConfig = field(default_factory=RateLimitConfig)
+    public_base_url: str = ""
+    """Ranvier extension: this server's client API base URL as browsers reach it, e.g.
+    ``https://matrix.example.org``; links in validation mails and the SSO callback
+    are built under it."""
     cas: CasConfig = field(default_factory=CasConfig)
+    email: EmailConfig = field(default_factory=EmailConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -152,14 +152,26 @@ client_api:
     turn_username: ""
     turn_password: ""
 
+  # Ranvier extension: this server's client API URL as browsers reach it, e.g.
+  # https://matrix.example.org. Needed by email validation links and SSO.
+  public_base_url: ""
+
   # Ranvier extension: single sign-on through a CAS server (m.login.sso). Set
-  # server_url to enable it; public_base_url is this server's client API URL as
-  # browsers reach it (CAS redirects back there).
+  # server_url to enable it (CAS sends browsers back under public_base_url).
   cas:
     server_url: ""
-    public_base_url: ""
     display_name: CAS
     disable_tls_validation: false
+
+  # Ranvier extension: validate email addresses (registration, adding them to
+  # accounts, logging in with them) by mail. Set smtp_host to enable it.
+  email:
+    smtp_host: ""
+    smtp_port: 25
+    smtp_username: ""
+    smtp_password: ""
+    require_transport_security: false
+    from_address: ""
 
   # A token bucket per client: `threshold` requests may burst, one more is
   # allowed every `cooloff_ms` milliseconds.

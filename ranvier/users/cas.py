@@ -5,7 +5,7 @@ is the one it names first).
 Theory of operation
 -------------------
 The browser is sent to ``<server_url>/login?service=<S>``. ``S`` is the *service URL*:
-the callback on this server, ``<public_base_url>/_matrix/client/r0/login/cas/ticket``,
+the callback on this server, ``<client_api.public_base_url>/_matrix/client/r0/login/cas/ticket``,
 plus a query that says how to resume — ``redirectUrl=`` for a login, ``session=``
 for a user-interactive-authentication stage. After the user authenticates, CAS sends
 the browser to ``S&ticket=<T>``; the server then asks CAS
@@ -78,8 +78,9 @@ def parse_service_response(body: str) -> str:
 class CasClient:
     """Builds the CAS URLs and validates tickets against the configured server."""
 
-    def __init__(self, config: CasConfig) -> None:
+    def __init__(self, config: CasConfig, public_base_url: str) -> None:
         self.config = config
+        self.public_base_url = public_base_url
         self._http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
@@ -95,7 +96,7 @@ class CasClient:
         characters, so the callback can rebuild the identical string from its query.
         """
         encoded = "&".join(f"{k}={quote(v, safe='')}" for k, v in query.items())
-        return f"{self.config.public_base_url}{CALLBACK_PATH}?{encoded}"
+        return f"{self.public_base_url}{CALLBACK_PATH}?{encoded}"
 
     def login_url(self, service: str) -> str:
         """Where to send the browser to authenticate for ``service``."""

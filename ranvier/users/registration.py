@@ -24,6 +24,7 @@ in again on the same device instead of failing or creating a second account.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -36,8 +37,11 @@ from ranvier.http.types import MatrixError
 from ranvier.users.accounts import UserIdTaken
 from ranvier.users.registration_tokens import RegistrationTokenStore
 from ranvier.users.service import AccountService
+from ranvier.users.threepids import ThreepidInUse
 from ranvier.users.tokens import new_device_id
 from ranvier.users.uia import StageChecker, StageFailed, UiaSession, UserInteractiveAuth
+
+logger = logging.getLogger(__name__)
 
 MAX_USER_ID_BYTES = 255
 MAX_PASSWORD_CHARS = 512
@@ -116,13 +120,20 @@ class RegistrationService:
     # -- UIA -----------------------------------------------------------------------------
 
     def flows(self) -> list[list[str]]:
-        """The single registration flow this configuration offers."""
+        """The registration flows this configuration offers: the required stages (or
+        ``m.login.dummy`` when none are), and, when this server can send mail, the
+        same followed by ``m.login.email.identity``, which also binds the address to
+        the new account."""
         stages: list[str] = []
         if self.policy.recaptcha_enabled:
             stages.append("m.login.recaptcha")
         if self.policy.requires_token:
             stages.append("m.login.registration_token")
-        return [stages or ["m.login.dummy"]]
+        flows = [stages or ["m.login.dummy"]]
+        threepids = self.accounts.threepids
+        if threepids is not None and threepids.email_enabled:
+            flows.append([*stages, "m.login.email.identity"])
+        return flows
 
     def params(self) -> dict[str, Any]:
         """UIA ``params`` (the captcha site key)."""
@@ -147,10 +158,25 @@ class RegistrationService:
             if not await self._verify_captcha(response, client_ip):
                 raise StageFailed("M_CAPTCHA_INVALID", "Captcha verification failed")
 
+        async def email_identity(auth: dict[str, Any], session: UiaSession) -> None:
+            # client-server-api "Email-based (identity / homeserver)": threepid_creds
+            # name a validation session this server completed.
+            threepids = self.accounts.threepids
+            found = (
+                None if threepids is None else await threepids.validated(auth.get("threepid_creds"))
+            )
+            if threepids is None or found is None:
+                raise StageFailed("M_UNAUTHORIZED", "The email address has not been validated")
+            medium, address, validated_ts = found
+            if await threepids.store.owner(medium, address) is not None:
+                raise StageFailed("M_THREEPID_IN_USE", "The address is already in use")
+            session.data["threepid"] = [medium, address, validated_ts]
+
         return {
             "m.login.dummy": dummy,
             "m.login.registration_token": registration_token,
             "m.login.recaptcha": recaptcha,
+            "m.login.email.identity": email_identity,
         }
 
     async def _verify_captcha(self, response: str, client_ip: str) -> bool:
@@ -234,6 +260,7 @@ class RegistrationService:
                 )
         except UserIdTaken:
             raise MatrixError(400, "M_USER_IN_USE", "Desired user ID is already taken.") from None
+        await self._bind_threepid(user_id, session.data.get("threepid"))
         device_id = params.get("device_id")
         registered = {
             "user_id": user_id,
@@ -242,6 +269,19 @@ class RegistrationService:
         session.data["registered"] = registered
         await self.uia.save(session)
         return await self._login_registered(registered, params, client_ip, user_agent)
+
+    async def _bind_threepid(self, user_id: str, threepid: object) -> None:
+        """Bind the address the email stage validated to the new account."""
+        threepids = self.accounts.threepids
+        if threepids is None or not isinstance(threepid, list) or len(threepid) != 3:
+            return
+        medium, address, validated_ts = threepid
+        try:
+            await threepids.store.bind(user_id, str(medium), str(address), int(validated_ts))
+        except ThreepidInUse:
+            # Taken by another registration between the stage and now: the account
+            # exists, only without the address.
+            logger.warning("%s: %s was bound meanwhile to another account", user_id, address)
 
     async def _request_params(self, body: dict[str, Any]) -> dict[str, Any]:
         """The registration parameters this request gives, type-checked; the password

@@ -22,6 +22,7 @@ from ranvier.users.accounts import Account, AccountStore
 from ranvier.users.devices import Device, DeviceStore
 from ranvier.users.passwords import check_password, hash_password
 from ranvier.users.profiles import ProfileService
+from ranvier.users.threepids import ThreepidService
 from ranvier.users.tokens import IssuedTokens, TokenStore, new_device_id
 from ranvier.users.uia import StageChecker, StageFailed, UiaSession
 
@@ -67,8 +68,10 @@ class AccountService:
         account_data: AccountDataStore,
         bcrypt_cost: int,
         access_token_lifetime_ms: int = DEFAULT_ACCESS_TOKEN_LIFETIME_MS,
+        threepids: ThreepidService | None = None,
     ) -> None:
         self.db = db
+        self.threepids = threepids
         self.server_name = server_name
         self.accounts = accounts
         self.devices = devices
@@ -177,14 +180,23 @@ class AccountService:
         candidates = await self.accounts.get_case_insensitive(user_id)
         return candidates[0] if len(candidates) == 1 else None
 
-    async def check_login_password(self, user: str, password: str) -> Account:
+    async def account_for_threepid(self, medium: str, address: str) -> Account | None:
+        """The account a 3PID (``m.id.thirdparty`` identifier) is bound to, or None."""
+        if self.threepids is None:
+            return None
+        user_id = await self.threepids.user_for(medium, address)
+        return None if user_id is None else await self.accounts.get(user_id)
+
+    async def check_login_password(self, user: str | Account | None, password: str) -> Account:
         """The account if ``password`` is right; 403 otherwise (same error either way).
 
-        client-server-api "Login": M_FORBIDDEN on bad credentials, M_USER_DEACTIVATED
-        for a deactivated account (only after the password matched is that revealed;
-        deactivated accounts have no password, so they always fail the same way).
+        ``user`` is a user ID or localpart, or the account an identifier already
+        resolved to (None: no such account). client-server-api "Login": M_FORBIDDEN on
+        bad credentials, M_USER_DEACTIVATED for a deactivated account (only after the
+        password matched is that revealed; deactivated accounts have no password, so
+        they always fail the same way).
         """
-        account = await self.resolve_login_user(user)
+        account = await self.resolve_login_user(user) if isinstance(user, str) else user
         if account is None or account.is_guest:
             # Hash anyway so timing does not reveal which user IDs exist.
             await check_password(password, await self._dummy_hash())
@@ -218,15 +230,27 @@ class AccountService:
             password = auth.get("password")
             identifier = auth.get("identifier")
             user: object = auth.get("user")
-            if isinstance(identifier, dict):
-                if identifier.get("type") != "m.id.user":
-                    raise StageFailed("M_FORBIDDEN", "Unsupported identifier type")
-                user = identifier.get("user")
-            if user is None:
-                user = user_id
-            if not isinstance(user, str) or not isinstance(password, str):
+            if not isinstance(password, str):
                 raise StageFailed("M_FORBIDDEN", "Invalid username or password")
-            account = await self.resolve_login_user(user)
+            if isinstance(identifier, dict) and identifier.get("type") == "m.id.thirdparty":
+                medium, address = identifier.get("medium"), identifier.get("address")
+                if not isinstance(medium, str) or not isinstance(address, str):
+                    raise StageFailed("M_FORBIDDEN", "Invalid third-party identifier")
+                account = await self.account_for_threepid(medium, address)
+                if account is None:
+                    # "In the case that the homeserver does not know about the supplied
+                    # 3PID, the homeserver must respond with 403 Forbidden."
+                    raise MatrixError(403, "M_FORBIDDEN", "Unknown third-party identifier")
+            else:
+                if isinstance(identifier, dict):
+                    if identifier.get("type") != "m.id.user":
+                        raise StageFailed("M_FORBIDDEN", "Unsupported identifier type")
+                    user = identifier.get("user")
+                if user is None:
+                    user = user_id
+                if not isinstance(user, str):
+                    raise StageFailed("M_FORBIDDEN", "Invalid username or password")
+                account = await self.resolve_login_user(user)
             if account is None:
                 await check_password(password, await self._dummy_hash())
                 raise StageFailed("M_FORBIDDEN", "Invalid username or password")
@@ -335,6 +359,9 @@ class AccountService:
         """
         await self.accounts.mark_deactivated(user_id)
         await self.logout_all(user_id)
+        if self.threepids is not None:
+            # The addresses no longer log anyone in and may be used by other accounts.
+            await self.threepids.store.delete_user(user_id)
         if erase:
             await self.profiles.erase(user_id)
             await self.account_data.delete_user(user_id)

@@ -75,7 +75,7 @@ async def cas() -> AsyncIterator[FakeCas]:
 
 async def _server(start_server: ClientFactory, cas: FakeCas) -> Client:
     client: Client = await start_server(
-        cas=CasConfig(server_url=cas.base, public_base_url=PUBLIC, display_name="Corp SSO")
+        cas=CasConfig(server_url=cas.base, display_name="Corp SSO"), public_base_url=PUBLIC
     )
     return client
 

@@ -1,15 +1,12 @@
-"""Account management: whoami, password, deactivation and third-party identifiers
-(client-server-api "Current account information", "Password management", "Account
-deactivation", "Adding Account Administrative Contact Information"; whoami.yaml,
-password_management.yaml, account_deactivation.yaml, administrative_contact.yaml).
+"""Account management: whoami, password and deactivation (client-server-api "Current
+account information", "Password management", "Account deactivation"; whoami.yaml,
+password_management.yaml, account_deactivation.yaml). Third-party identifiers are in
+:mod:`ranvier.api.client.threepids`.
 
-This server sends no email or SMS and trusts no identity server, so no 3PID can be
-validated, added or bound: the listing is empty (the spec lets servers decline every
-3PID and advertises that with ``m.3pid_changes: false``), the ``requestToken``
-endpoints answer ``M_THREEPID_MEDIUM_NOT_SUPPORTED`` (adding) / ``M_THREEPID_NOT_FOUND``
-(password reset), ``/3pid/add`` finds no validated session (``M_THREEPID_AUTH_FAILED``),
-``/3pid/bind`` names an untrusted identity server (``M_SERVER_NOT_TRUSTED``) and
-``delete``/``unbind`` report ``M_THREEPID_NOT_FOUND``, since nothing is bound.
+A password change is authorised by the access token plus re-authentication (UIA), or,
+without an access token, by proving control of an email address bound to the account
+(``m.login.email.identity``, after ``/account/password/email/requestToken``): the
+password reset of password_management.yaml.
 """
 
 from __future__ import annotations
@@ -23,12 +20,11 @@ from ranvier.http.parse import (
     optional_str,
     parse_json_body,
     parse_json_body_or_empty,
-    require_str,
 )
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.users.registration import MAX_PASSWORD_CHARS
 from ranvier.users.service import AccountService
-from ranvier.users.uia import UiaSession, UserInteractiveAuth
+from ranvier.users.uia import StageFailed, UiaSession, UserInteractiveAuth
 
 
 class AccountApi:
@@ -70,22 +66,18 @@ class AccountApi:
         )
 
     async def password(self, request: Request) -> Response:
-        """``POST /account/password`` (UIA ``m.login.password``).
+        """``POST /account/password`` (UIA ``m.login.password``, or the email reset).
 
         The new password is hashed before it is remembered in the UIA session, so no
         plain password is stored; ``logout_devices`` defaults to true.
         """
+        threepids = self.accounts.threepids
+        can_reset = threepids is not None and threepids.email_enabled
+        if can_reset and await self.auth.optional_user(request) is None:
+            return await self._password_reset(request)
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body(request)
-        params: dict[str, Any] = {}
-        new_password = optional_str(body, "new_password")
-        if new_password is not None:
-            if not new_password or len(new_password) > MAX_PASSWORD_CHARS:
-                raise MatrixError(400, "M_INVALID_PARAM", "Password must be 1 to 512 characters")
-            params["new_password_hash"] = await self.accounts.hash_password(new_password)
-        logout_devices = optional_bool(body, "logout_devices")
-        if logout_devices is not None:
-            params["logout_devices"] = logout_devices
+        params = await self._password_params(body)
         auth = body.get("auth")
         session = await self._password_uia(request, requester.user_id, auth, params)
         new_hash = session.params.get("new_password_hash")
@@ -97,6 +89,61 @@ class AccountApi:
             new_hash,
             logout_devices=session.params.get("logout_devices") is not False,
             keep_token_hash=requester.token_hash,
+        )
+        return json_response({})
+
+    async def _password_params(self, body: dict[str, Any]) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        new_password = optional_str(body, "new_password")
+        if new_password is not None:
+            if not new_password or len(new_password) > MAX_PASSWORD_CHARS:
+                raise MatrixError(400, "M_INVALID_PARAM", "Password must be 1 to 512 characters")
+            params["new_password_hash"] = await self.accounts.hash_password(new_password)
+        logout_devices = optional_bool(body, "logout_devices")
+        if logout_devices is not None:
+            params["logout_devices"] = logout_devices
+        return params
+
+    async def _password_reset(self, request: Request) -> Response:
+        """``POST /account/password`` without an access token: UIA with
+        ``m.login.email.identity``; the validated address names the account."""
+        threepids = self.accounts.threepids
+        assert threepids is not None
+        body = parse_json_body(request)
+        auth = body.get("auth")
+        session = await self.uia.begin(
+            auth,
+            method=request.method,
+            path=request.path,
+            request=await self._password_params(body),
+        )
+        new_hash = session.params.get("new_password_hash")
+        if not isinstance(new_hash, str):
+            raise MatrixError(400, "M_MISSING_PARAM", "Missing 'new_password'")
+
+        async def email_identity(auth_dict: dict[str, Any], s: UiaSession) -> None:
+            found = await threepids.validated(auth_dict.get("threepid_creds"))
+            if found is None:
+                raise StageFailed("M_UNAUTHORIZED", "The email address has not been validated")
+            owner = await threepids.store.owner(found[0], found[1])
+            if owner is None:
+                raise StageFailed("M_THREEPID_NOT_FOUND", "No account has this address")
+            s.data["reset_user_id"] = owner
+
+        await self.uia.complete(
+            session,
+            auth,
+            flows=[["m.login.email.identity"]],
+            checkers={"m.login.email.identity": email_identity},
+        )
+        user_id = session.data.get("reset_user_id")
+        if not isinstance(user_id, str):
+            raise MatrixError(400, "M_UNKNOWN", "The session names no account")
+        await self.accounts.change_password(
+            user_id,
+            new_hash,
+            logout_devices=session.params.get("logout_devices") is not False,
+            keep_token_hash=None,
         )
         return json_response({})
 
@@ -115,64 +162,10 @@ class AccountApi:
         await self.accounts.deactivate(requester.user_id, erase=session.params.get("erase") is True)
         return json_response({"id_server_unbind_result": "no-support"})
 
-    async def threepids(self, request: Request) -> Response:
-        """``GET /account/3pid``: no third-party identifiers are ever associated."""
-        await self.auth.require_user(request)
-        return json_response({"threepids": []})
-
-    async def threepid_add(self, request: Request) -> Response:
-        """``POST /account/3pid/add``: no validation session can exist on this server."""
-        await self.auth.require_user(request, allow_guest=False)
-        body = parse_json_body(request)
-        require_str(body, "client_secret")
-        require_str(body, "sid")
-        raise MatrixError(400, "M_THREEPID_AUTH_FAILED", "No validated session with this sid")
-
-    async def threepid_bind(self, request: Request) -> Response:
-        """``POST /account/3pid/bind``: no identity server is trusted."""
-        await self.auth.require_user(request, allow_guest=False)
-        body = parse_json_body(request)
-        for key in ("client_secret", "id_server", "id_access_token", "sid"):
-            require_str(body, key)
-        raise MatrixError(400, "M_SERVER_NOT_TRUSTED", "This server trusts no identity server")
-
-    async def threepid_delete(self, request: Request) -> Response:
-        """``POST /account/3pid/delete`` and ``/unbind``: nothing is bound."""
-        await self.auth.require_user(request, allow_guest=False)
-        body = parse_json_body(request)
-        medium = require_str(body, "medium")
-        require_str(body, "address")
-        optional_str(body, "id_server")
-        if medium not in ("email", "msisdn"):
-            raise MatrixError(400, "M_INVALID_PARAM", "medium must be 'email' or 'msisdn'")
-        raise MatrixError(400, "M_THREEPID_NOT_FOUND", "This identifier is not on the account")
-
-    async def add_request_token(self, request: Request) -> Response:
-        """``POST /account/3pid/{email,msisdn}/requestToken``: adding 3PIDs is unsupported."""
-        await self.auth.require_user(request, allow_guest=False)
-        parse_json_body(request)
-        raise MatrixError(
-            400, "M_THREEPID_MEDIUM_NOT_SUPPORTED", "This server cannot validate 3PIDs"
-        )
-
-    async def password_request_token(self, request: Request) -> Response:
-        """``POST /account/password/{email,msisdn}/requestToken``: no account has a 3PID."""
-        parse_json_body(request)
-        raise MatrixError(400, "M_THREEPID_NOT_FOUND", "No account has this identifier")
-
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""
         return [
             ("GET", f"{V3}/account/whoami", self.whoami),
             ("POST", f"{V3}/account/password", self.password),
             ("POST", f"{V3}/account/deactivate", self.deactivate),
-            ("GET", f"{V3}/account/3pid", self.threepids),
-            ("POST", f"{V3}/account/3pid/add", self.threepid_add),
-            ("POST", f"{V3}/account/3pid/bind", self.threepid_bind),
-            ("POST", f"{V3}/account/3pid/delete", self.threepid_delete),
-            ("POST", f"{V3}/account/3pid/unbind", self.threepid_delete),
-            ("POST", f"{V3}/account/3pid/email/requestToken", self.add_request_token),
-            ("POST", f"{V3}/account/3pid/msisdn/requestToken", self.add_request_token),
-            ("POST", f"{V3}/account/password/email/requestToken", self.password_request_token),
-            ("POST", f"{V3}/account/password/msisdn/requestToken", self.password_request_token),
         ]

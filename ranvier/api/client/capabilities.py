@@ -8,8 +8,12 @@ from ranvier.core.room_versions import DEFAULT_ROOM_VERSION, KNOWN_ROOM_VERSIONS
 from ranvier.http.types import Request, Response, json_response
 
 
-def capabilities() -> dict[str, object]:
-    """What this server lets clients do (independent of the user for now)."""
+def capabilities(threepid_changes: bool = False) -> dict[str, object]:
+    """What this server lets clients do (independent of the user for now).
+
+    ``m.3pid_changes`` is enabled when this server can validate email addresses, the
+    only 3PIDs it can add to accounts.
+    """
     return {
         "m.change_password": {"enabled": True},
         "m.room_versions": {
@@ -22,7 +26,7 @@ def capabilities() -> dict[str, object]:
         "m.set_displayname": {"enabled": True},
         "m.set_avatar_url": {"enabled": True},
         "m.profile_fields": {"enabled": True},
-        "m.3pid_changes": {"enabled": False},
+        "m.3pid_changes": {"enabled": threepid_changes},
         "m.get_login_token": {"enabled": True},
     }
 
@@ -30,13 +34,14 @@ def capabilities() -> dict[str, object]:
 class CapabilitiesApi:
     """Serves ``GET /capabilities``."""
 
-    def __init__(self, auth: Authenticator) -> None:
+    def __init__(self, auth: Authenticator, *, threepid_changes: bool = False) -> None:
         self.auth = auth
+        self.threepid_changes = threepid_changes
 
     async def get(self, request: Request) -> Response:
         """``GET /_matrix/client/v3/capabilities`` (authenticated)."""
         await self.auth.require_user(request)
-        return json_response({"capabilities": capabilities()})
+        return json_response({"capabilities": capabilities(self.threepid_changes)})
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""

@@ -92,26 +92,37 @@ class LoginApi:
         return json_response(result)
 
     async def _password_login(self, body: dict[str, Any]) -> Account:
+        """``m.login.password`` with an ``m.id.user`` or ``m.id.thirdparty`` identifier
+        (or the deprecated top-level ``user`` / ``medium`` + ``address``). An unknown
+        3PID is 403 like a wrong password (login.yaml). ``m.id.phone`` names an
+        ``msisdn``, which this server never binds."""
         identifier = optional_dict(body, "identifier")
+        threepid: tuple[str, str] | None = None
+        user = ""
         if identifier is not None:
             id_type = require_str(identifier, "type")
             if id_type == "m.id.user":
                 user = require_str(identifier, "user")
-            elif id_type in ("m.id.thirdparty", "m.id.phone"):
-                # No third-party identifiers are bound on this server (login.yaml: an
-                # unknown 3PID is 403).
-                require_str(body, "password")
-                raise MatrixError(403, "M_FORBIDDEN", "Invalid username or password")
+            elif id_type == "m.id.thirdparty":
+                threepid = (require_str(identifier, "medium"), require_str(identifier, "address"))
+            elif id_type == "m.id.phone":
+                threepid = ("msisdn", require_str(identifier, "phone"))
             else:
                 raise MatrixError(400, "M_UNKNOWN", "Unknown identifier type")
         else:
             legacy = optional_str(body, "user")
-            if legacy is None:
-                if "medium" in body or "address" in body:
-                    raise MatrixError(403, "M_FORBIDDEN", "Invalid username or password")
+            if legacy is not None:
+                user = legacy
+            elif "medium" in body or "address" in body:
+                threepid = (require_str(body, "medium"), require_str(body, "address"))
+            else:
                 raise MatrixError(400, "M_MISSING_PARAM", "Missing parameter: identifier")
-            user = legacy
         password = require_str(body, "password")
+        if threepid is not None:
+            account = await self.accounts.account_for_threepid(*threepid)
+            if self.limiter is not None and account is not None:
+                self.limiter.check(account.user_id.lower())
+            return await self.accounts.check_login_password(account, password)
         if self.limiter is not None:
             named = user if user.startswith("@") else self.accounts.user_id_for(user)
             self.limiter.check(named.lower())

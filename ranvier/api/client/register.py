@@ -59,14 +59,20 @@ class RegisterApi:
         return json_response({"valid": valid})
 
     async def request_token(self, request: Request) -> Response:
-        """``POST /register/{email,msisdn}/requestToken``: this server validates no 3PIDs.
-
-        registration.yaml: 403 ``M_THREEPID_DENIED`` when the server does not permit
-        the address to be bound; with no email/SMS sender and no trusted identity
-        server, no address is permitted.
-        """
-        parse_json_body(request)
-        raise MatrixError(403, "M_THREEPID_DENIED", "Third-party identifiers are not supported")
+        """``POST /register/email/requestToken``: mail a validation link
+        (:mod:`ranvier.users.threepids`); 400 ``M_THREEPID_IN_USE`` for an address
+        already bound. Without a mail server, and for ``msisdn`` (no SMS sender, no
+        trusted identity server), no address is permitted: 403 ``M_THREEPID_DENIED``
+        (registration.yaml)."""
+        self._limit(request)
+        body = parse_json_body(request)
+        threepids = self.service.accounts.threepids
+        email = request.path.endswith("/email/requestToken")
+        if not email or threepids is None or not threepids.email_enabled:
+            raise MatrixError(403, "M_THREEPID_DENIED", "This address cannot be used here")
+        if not self.service.policy.enabled:
+            raise MatrixError(403, "M_FORBIDDEN", "Registration is disabled")
+        return json_response(await threepids.request_email_token(body, purpose="register"))
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""

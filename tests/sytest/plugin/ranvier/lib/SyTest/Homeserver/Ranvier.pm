@@ -311,11 +311,18 @@ sub _ranvier_config
       $client_api{recaptcha_private_key}       = $rc->{private_key};
    }
 
+   $client_api{public_base_url} = $self->public_baseurl;
    if( my $cas = $self->{cas_config} ) {
       $client_api{cas} = {
          server_url             => $cas->{server_url},
-         public_base_url        => $self->public_baseurl,
          disable_tls_validation => JSON::true,   # SyTest's test server
+      };
+   }
+   if( my $smtp = $self->{smtp_server_config} ) {
+      $client_api{email} = {
+         smtp_host    => $smtp->{host},
+         smtp_port    => $smtp->{port},
+         from_address => "ranvier\@" . $self->{bind_host},
       };
    }
 
