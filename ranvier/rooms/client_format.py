@@ -5,6 +5,15 @@ A client event keeps ``content``, ``event_id``, ``origin_server_ts``, ``room_id`
 (``auth_events``, ``prev_events``, ``depth``, ``hashes``, ``signatures``) are dropped.
 ``unsigned`` carries ``age`` (milliseconds since the event was sent, by this server's
 clock) and ``transaction_id`` when the event was sent by the requesting device.
+
+A redacted event is passed already redacted (the event store reads it so) with its
+redaction, rendered by this same function, as ``redacted_because`` (client-server-api
+"Redactions"). ``m.room.redaction`` events carry ``redacts`` both at the top level and
+in ``content`` whatever the room version (rooms/v11 "Moving the redacts property":
+top level for older clients, ``content`` for newer ones in older rooms).
+
+Bundled aggregations and redactions for a batch of stored events are added by
+:class:`ranvier.rooms.render.ClientEventRenderer`, which calls this function.
 """
 
 from __future__ import annotations
@@ -22,12 +31,21 @@ def client_event(
     transaction_id: str | None = None,
     include_room_id: bool = True,
     extra_unsigned: dict[str, Any] | None = None,
+    redacted_because: JsonDict | None = None,
 ) -> JsonDict:
-    """The ``ClientEvent`` form of ``event``."""
+    """The ``ClientEvent`` form of ``event``; ``redacted_because`` is the client form of
+    the redaction of a redacted ``event``."""
     if now_ms is None:
         now_ms = int(time.time() * 1000)
+    content = event.content
+    if (
+        event.type == "m.room.redaction"
+        and event.redacts is not None
+        and content.get("redacts") != event.redacts
+    ):
+        content = {**content, "redacts": event.redacts}
     out: JsonDict = {
-        "content": event.content,
+        "content": content,
         "event_id": event.event_id,
         "origin_server_ts": event.origin_server_ts,
         "sender": event.sender,
@@ -42,6 +60,8 @@ def client_event(
     unsigned: dict[str, Any] = {"age": max(0, now_ms - event.origin_server_ts)}
     if transaction_id is not None:
         unsigned["transaction_id"] = transaction_id
+    if redacted_because is not None:
+        unsigned["redacted_because"] = redacted_because
     if extra_unsigned:
         unsigned.update(extra_unsigned)
     out["unsigned"] = unsigned

@@ -14,23 +14,33 @@ transaction, so a crash leaves either all of it or none of it:
    of the state before and after it);
 4. for a state event, the new snapshot (:mod:`ranvier.rooms.state_store`);
 5. forward extremities (the event replaces its ``prev_events``), the room's current
-   snapshot, the membership index, and the client transaction id.
+   snapshot, the membership index, and the client transaction id;
+6. the persist hooks (:data:`PersistHook`: the relations index, redactions), in the
+   order they were added, on the same connection.
 
-Caches (events by NID and id, the state snapshots) are filled only after the commit.
+Caches (events by NID and id, the state snapshots) are filled only after the commit;
+the cached copies of other events a hook changed are dropped then.
+
+A redacted event (``redacted_by`` set) is read in its redacted form for the room
+version (:func:`ranvier.core.redaction.redact`; client-server-api "Redactions": it
+"is thereafter returned anytime a client or remote server requests it"), so the
+room state, auth checks and clients all see the redacted content; the original JSON
+stays in the row.
 Reads used by the room service live here too: events by id or NID, extremities,
 memberships, transaction ids.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import orjson
 
 from ranvier.core.events import Event
+from ranvier.core.redaction import redact
 from ranvier.core.room_versions import RoomVersion, get_room_version
-from ranvier.db import Database
+from ranvier.db import Connection, Database
 from ranvier.rooms.lru import LruCache
 from ranvier.rooms.state_store import NidKey, Snapshot, StateStore
 
@@ -85,6 +95,11 @@ class Persisted:
     state_after: Snapshot
 
 
+PersistHook = Callable[[Connection, NewEvent, StoredEvent], Awaitable[Iterable[int]]]
+"""``await hook(conn, new, stored)`` runs inside :meth:`EventStore.persist`'s transaction
+after the event's own rows are written; it returns the NIDs of other events whose rows
+it changed (their cached copies are dropped after the commit)."""
+
 _EVENT_COLUMNS = (
     "e.event_nid, e.event_id, e.room_nid, e.stream_ordering, e.json, e.rejected,"
     " e.soft_failed, e.redacted_by, e.state_before_nid, e.state_after_nid, r.room_version"
@@ -100,6 +115,8 @@ class EventStore:
         self._by_nid: LruCache[int, StoredEvent] = LruCache(cache_size)
         self._nid_of: LruCache[str, int] = LruCache(cache_size)
         self._rooms: dict[str, RoomInfo] = {}
+        self.hooks: list[PersistHook] = []
+        """Run by :meth:`persist` in its transaction, in order (see :data:`PersistHook`)."""
 
     # ---- rooms ----------------------------------------------------------------------
 
@@ -237,11 +254,16 @@ class EventStore:
                     txn_id,
                     event_nid,
                 )
+            stored = StoredEvent(
+                ev, event_nid, room.nid, stream, False, False, None, before.nid, after.nid
+            )
+            changed: list[int] = []
+            for hook in self.hooks:
+                changed.extend(await hook(conn, new, stored))
         # Committed: now the caches may learn about it.
-        stored = StoredEvent(
-            ev, event_nid, room.nid, stream, False, False, None, before.nid, after.nid
-        )
         self._by_nid.put(event_nid, stored)
+        for nid in changed:
+            self._by_nid.discard(nid)
         self._nid_of.put(ev.event_id, event_nid)
         self._rooms[room.room_id] = room
         self.state.remember(after)
@@ -252,8 +274,10 @@ class EventStore:
     def _row_to_stored(self, row: Sequence[object]) -> StoredEvent:
         rv = get_room_version(str(row[10]))
         pdu = orjson.loads(str(row[4]))
-        event = Event(pdu, rv, str(row[1]))
         redacted_by = row[7]
+        if redacted_by is not None:
+            pdu = redact(pdu, rv)
+        event = Event(pdu, rv, str(row[1]))
         return StoredEvent(
             event,
             int(row[0]),  # type: ignore[call-overload]
@@ -382,6 +406,25 @@ class EventStore:
             device_id,
         )
         return None if row is None else str(row[0])
+
+    async def txn_ids_of(
+        self, event_nids: Sequence[int], user_id: str, device_id: str
+    ) -> dict[int, str]:
+        """``{event_nid: txn_id}`` of those events ``user_id``'s device sent with a
+        transaction id (one query per 500 events)."""
+        out: dict[int, str] = {}
+        for i in range(0, len(event_nids), 500):
+            chunk = event_nids[i : i + 500]
+            marks = ", ".join(f"${j + 3}" for j in range(len(chunk)))
+            rows = await self.db.fetchall(
+                "SELECT event_nid, txn_id FROM event_txn_ids WHERE user_id = $1"
+                f" AND device_id = $2 AND event_nid IN ({marks})",
+                user_id,
+                device_id,
+                *chunk,
+            )
+            out.update((int(r[0]), str(r[1])) for r in rows)
+        return out
 
     async def stream_position(self) -> int:
         """The highest stream position committed so far."""

@@ -8,11 +8,16 @@ module decides *what* to send and answers reads with the access rules of the spe
   run, so an invalid request is 400 ``M_INVALID_ROOM_STATE`` and creates nothing),
   then sent one by one;
 * ``/send`` with idempotency per device, room and transaction id
-  (client-server-api "Transaction identifiers");
+  (client-server-api "Transaction identifiers"), and the checks of
+  :attr:`RoomService.send_checks` run in the room's queue (redaction permissions,
+  :func:`ranvier.rooms.redactions.redaction_guard`; thread and annotation rules,
+  :func:`ranvier.rooms.relations.relation_guard`);
 * ``/state``: readable by joined users (current state), by users who left (the state
   when they left), and by anyone in ``world_readable`` rooms (client-server-api
   "GET /rooms/{roomId}/state");
-* ``/event``: the history visibility rules (:mod:`ranvier.rooms.visibility`).
+* ``/event``: the history visibility rules (:mod:`ranvier.rooms.visibility`), the
+  event rendered by :class:`ranvier.rooms.render.ClientEventRenderer` (redactions,
+  bundled aggregations).
 
 Membership changes are in :mod:`ranvier.rooms.membership`.
 """
@@ -32,7 +37,15 @@ from ranvier.http.types import MatrixError
 from ranvier.rooms.aliases import AliasStore, AliasTaken
 from ranvier.rooms.client_format import client_event
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
-from ranvier.rooms.pipeline import CREATE_KEY, LocalEvent, RoomContext, RoomInput, new_room_id
+from ranvier.rooms.forgotten import ForgottenStore
+from ranvier.rooms.pipeline import (
+    CREATE_KEY,
+    Guard,
+    LocalEvent,
+    RoomContext,
+    RoomInput,
+    new_room_id,
+)
 from ranvier.rooms.presets import (
     StateSpec,
     create_content,
@@ -40,6 +53,9 @@ from ranvier.rooms.presets import (
     parse_initial_state,
     pick_preset,
 )
+from ranvier.rooms.redactions import redaction_guard, split_redacts
+from ranvier.rooms.relations import relation_guard
+from ranvier.rooms.render import ClientEventRenderer
 from ranvier.rooms.state_store import Snapshot
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.visibility import allowed, visibility_of
@@ -49,6 +65,21 @@ DEFAULT_ROOM_VERSION = "12"
 
 ProfileLookup = Callable[[str], Awaitable[Mapping[str, Any]]]
 """``await lookup(user_id)`` -> the user's profile fields (``displayname``, ``avatar_url``)."""
+
+SendCheck = Callable[[RoomStorage, RoomInfo, LocalEvent], Guard | None]
+"""``check(storage, room, event)`` -> a guard to run in the room's queue before an event
+sent with :meth:`RoomService.send_event` is built (raising refuses it), or None."""
+
+
+def _all_guards(guards: list[Guard]) -> Guard:
+    async def run(ctx: RoomContext) -> str | None:
+        for guard in guards:
+            answer = await guard(ctx)
+            if answer is not None:
+                return answer
+        return None
+
+    return run
 
 
 class RoomService:
@@ -71,6 +102,8 @@ class RoomService:
         self.server_name = server_name
         self.default_room_version = get_room_version(default_room_version)
         self.profile_lookup = profile_lookup
+        self.renderer = ClientEventRenderer(storage)
+        self.send_checks: list[SendCheck] = [redaction_guard, relation_guard]
 
     # ---- helpers --------------------------------------------------------------------
 
@@ -257,9 +290,11 @@ class RoomService:
         """Send a message event; a repeated ``(device, txn_id)`` returns the first id."""
         room = await self.room_for_reader(room_id)
         txn = (device_id, txn_id) if device_id is not None and txn_id is not None else None
-        result = await self.pipeline.submit(
-            room, LocalEvent(sender, event_type, content, None, txn=txn)
-        )
+        content, redacts = split_redacts(room.room_version, event_type, content)
+        local = LocalEvent(sender, event_type, content, None, redacts=redacts, txn=txn)
+        guards = [g for g in (check(self.storage, room, local) for check in self.send_checks) if g]
+        guard = _all_guards(guards) if guards else None
+        result = await self.pipeline.submit(room, local, guard)
         return result.event_id
 
     async def set_state(
@@ -296,7 +331,8 @@ class RoomService:
 
     async def reader_state(self, room: RoomInfo, user_id: str) -> Snapshot:
         """The state ``user_id`` may read: current if joined or world-readable, the state
-        when they left if they left or were banned; else 403 ``M_FORBIDDEN``."""
+        when they left if they left or were banned (unless they forgot the room:
+        :mod:`ranvier.rooms.forgotten`); else 403 ``M_FORBIDDEN``."""
         current = await self.storage.current_state(room.nid)
         member = await self.storage.state_event(current, "m.room.member", user_id)
         membership = member.membership if member is not None else None
@@ -306,6 +342,8 @@ class RoomService:
         if visibility_of(hv.content if hv else None) == "world_readable":
             return current
         if member is not None and membership in ("leave", "ban"):
+            if await ForgottenStore(self.storage.db).is_forgotten(user_id, room.nid):
+                raise MatrixError(403, "M_FORBIDDEN", "You have forgotten this room")
             stored = await self.events.get_by_id(member.event_id)
             if stored is not None:
                 return await self.storage.snapshot(stored.state_after_nid)
@@ -383,10 +421,7 @@ class RoomService:
             or not await self.can_see(user_id, stored)
         ):
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
-        txn = None
-        if device_id is not None and stored.event.sender == user_id:
-            txn = await self.events.txn_of_event(stored.nid, user_id, device_id)
-        return client_event(stored.event, transaction_id=txn)
+        return await self.renderer.render_one(stored, user_id, device_id=device_id)
 
     async def joined_rooms(self, user_id: str) -> list[str]:
         """Ids of the rooms ``user_id`` is joined to."""

@@ -5,6 +5,10 @@ events) and turns snapshots, which map NIDs to NIDs, into the
 ``{(type, state_key): Event}`` maps that the auth rules, the room service and clients
 use. Reading a whole state costs one snapshot load (cached) plus one batched event
 read for events not in the event cache: O(state size).
+
+The relations index (:mod:`.relation_store`) and the redaction applier
+(:mod:`.redactions`) are installed here as persist hooks of the event store, so every
+room storage keeps them in step with the events table.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from ranvier.core.events import Event, StateKey
 from ranvier.db import Database
 from ranvier.rooms.event_store import EventStore
 from ranvier.rooms.nids import NidStore
+from ranvier.rooms.redactions import RedactionApplier
+from ranvier.rooms.relation_store import RelationStore
 from ranvier.rooms.state_store import Snapshot, StateStore
 
 
@@ -28,6 +34,9 @@ class RoomStorage:
         self.nids = NidStore(db)
         self.state = StateStore(db, snapshot_cache)
         self.events = EventStore(db, self.state, event_cache)
+        self.relations = RelationStore(db)
+        self.events.hooks.append(self.relations.index)
+        self.events.hooks.append(RedactionApplier(self, self.relations))
 
     async def snapshot(self, snapshot_nid: int) -> Snapshot:
         """The snapshot ``snapshot_nid`` (0: empty)."""
