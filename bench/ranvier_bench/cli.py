@@ -199,6 +199,7 @@ async def _main(args: argparse.Namespace) -> int:
         settings=settings,
         workroot=workroot,
         keep=args.keep,
+        repo=REPO,
     )
     outcome = BenchOutcome()
     core_results: list[CoreResult] = []

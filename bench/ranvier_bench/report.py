@@ -24,7 +24,8 @@ SERVER_TITLES = {"synapse": "Synapse", "ranvier": "ranvier"}
 def cell_text(cell: Cell, server: str) -> str:
     """The text of one server's cell."""
     if cell.status == "ok" and cell.value is not None:
-        return significant(cell.value)
+        text = significant(cell.value)
+        return f"{text} ({cell.detail})" if cell.detail else text
     if cell.status == "not_implemented":
         return f"not implemented in {server} yet"
     if cell.status == "failed":

@@ -80,8 +80,10 @@ def combine(runs: list[ScenarioRun], servers: list[str]) -> list[Row]:
     """Turn the runs into report rows: one per (scenario, metric), medians per server.
 
     Scenario and metric order follow their first appearance. A failure in any run of a server
-    makes its cell ``failed`` (a number would hide the error); otherwise ``not_implemented``
-    wins over ``skipped``; a cell is ``ok`` with the median of the ``ok`` values.
+    makes its cell ``failed`` (a number would hide the error); otherwise a cell is ``ok`` with
+    the median of the ``ok`` values (its ``detail`` says "k of n runs" when other runs were
+    ``not_implemented``, e.g. the endpoint appeared mid-bench); else ``not_implemented`` wins
+    over ``skipped``.
     """
     scenario_order: list[str] = []
     metric_order: dict[str, list[tuple[str, str, Better, float | None]]] = {}
@@ -118,7 +120,9 @@ def _cell(runs: list[ScenarioRun], values: list[float] | None) -> Cell:
     if failed:
         return Cell(None, "failed", failed[0].detail)
     if values:
-        return Cell(median(values), "ok", samples=len(values))
+        counted = [r for r in runs if r.status != "skipped"]
+        partial = f"{len(values)} of {len(counted)} runs" if len(values) < len(counted) else ""
+        return Cell(median(values), "ok", partial, samples=len(values))
     not_impl = [r for r in runs if r.status == "not_implemented"]
     if not_impl:
         return Cell(None, "not_implemented", not_impl[0].detail)

@@ -46,6 +46,10 @@ RUNS = [
     _run("whoami", "ranvier", 1, _tput(5000.0)),
     _run("whoami", "ranvier", 2, status="failed", detail="BadResponse: expected HTTP 200, got 500"),
     _run("db_bytes", "synapse", 2, status="skipped", detail="first repeat only"),
+    _run("sync_latency", "synapse", 1, Metric("p50 delivery", "ms", 20.0)),
+    _run("sync_latency", "ranvier", 1, status="not_implemented", detail="needs GET /sync"),
+    _run("sync_latency", "ranvier", 2, Metric("p50 delivery", "ms", 4.0)),
+    _run("sync_latency", "ranvier", 3, status="skipped", detail="first 2 repeats only"),
 ]
 
 
@@ -57,6 +61,7 @@ def test_combine_takes_medians_and_keeps_order() -> None:
         ("send_messages", "server CPU"),
         ("whoami", "throughput"),
         ("db_bytes", "(no metric)"),
+        ("sync_latency", "p50 delivery"),
     ]
     idle = rows[0]
     assert idle.cells["synapse"].value == 110.0
@@ -75,6 +80,15 @@ def test_statuses_win_over_numbers_where_they_must() -> None:
     assert whoami.cells["ranvier"].value is None
     assert rows["db_bytes"].cells["synapse"].status == "skipped"
     assert rows["db_bytes"].cells["ranvier"].status == "skipped"  # never run at all
+
+
+def test_partly_implemented_cell_says_how_many_runs() -> None:
+    rows = {r.scenario: r for r in combine(RUNS, ["synapse", "ranvier"])}
+    cell = rows["sync_latency"].cells["ranvier"]
+    assert (cell.status, cell.value, cell.detail) == ("ok", 4.0, "1 of 2 runs")
+    table = render_table(list(rows.values()), ["synapse", "ranvier"])
+    assert "| 4.00 (1 of 2 runs) " in table
+    assert rows["idle_memory"].cells["ranvier"].detail == ""
 
 
 def test_advantage_and_targets() -> None:
