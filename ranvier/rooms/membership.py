@@ -9,24 +9,49 @@ would allow but the API defines differently: joining or inviting twice sends not
 new, inviting a member or a banned user is refused, unbanning someone not banned and
 kicking someone not in the room are refused, and leaving a room one is not in is a
 no-op. Only local users can be invited or joined so far (no federation yet).
+
+Also here (client-server-api "Knocking on rooms", "Restricted rooms", "Leaving rooms",
+``GET /members``):
+
+* :meth:`MembershipService.knock`: a ``knock`` event (room v7+, join rule ``knock`` or
+  ``knock_restricted``: the auth rules refuse the rest with 403); members, invited
+  and banned users cannot knock (403), knocking twice sends nothing new;
+* restricted joins: joining a ``restricted``/``knock_restricted`` room without an
+  invite needs a ``m.room_membership`` allow condition the user meets, i.e. being
+  joined to the named local room (403 ``M_FORBIDDEN`` otherwise); the join event then
+  carries ``join_authorised_via_users_server``, a joined user of this server with
+  the power to invite, and this server's signature (the auth rules require it);
+* :meth:`MembershipService.forget` (:mod:`ranvier.rooms.forgotten`): 400 ``M_UNKNOWN``
+  while joined, invited or knocking;
+* :meth:`MembershipService.members`: the member events at a sync or pagination token
+  (``at``), never past what the reader may see (the state when they left).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ranvier.core.auth import get_named_power_level, get_user_power_level
+from ranvier.core.events import Event, JsonDict
 from ranvier.core.ids import InvalidIdentifier, parse_room_alias
 from ranvier.http.types import MatrixError
+from ranvier.rooms.client_format import client_event
 from ranvier.rooms.event_store import RoomInfo
+from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.pipeline import LocalEvent, RoomContext
 from ranvier.rooms.service import RoomService
+from ranvier.rooms.state_store import Snapshot
+from ranvier.rooms.summary import allowed_room_ids
+
+AUTHORISING_USER = "join_authorised_via_users_server"
 
 
 class MembershipService:
     """Sends membership events on behalf of local users."""
 
-    def __init__(self, rooms: RoomService) -> None:
+    def __init__(self, rooms: RoomService, forgotten: ForgottenStore | None = None) -> None:
         self.rooms = rooms
+        self.forgotten = forgotten if forgotten is not None else ForgottenStore(rooms.storage.db)
 
     async def _send(
         self,
@@ -62,6 +87,9 @@ class MembershipService:
         """Join a local room; return its id. Joining again changes nothing."""
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "join")
+        authoriser = await self.restricted_join_authoriser(room, user_id)
+        if authoriser is not None:
+            content[AUTHORISING_USER] = authoriser
 
         async def guard(ctx: RoomContext) -> str | None:
             ev = await ctx.get("m.room.member", user_id)
@@ -139,3 +167,130 @@ class MembershipService:
             return None
 
         return await self._send(room, sender, target, {"membership": "leave"}, reason, guard)
+
+    # ---- knocking, restricted joins, forgetting, member lists -----------------------
+
+    async def knock(self, room_id_or_alias: str, user_id: str, reason: str | None = None) -> str:
+        """Knock on a local room; return its id (see the module docstring)."""
+        room = await self.resolve_room(room_id_or_alias)
+        content = await self.rooms.member_content(user_id, "knock")
+
+        async def guard(ctx: RoomContext) -> str | None:
+            ev = await ctx.get("m.room.member", user_id)
+            current = ev.membership if ev is not None else None
+            if current in ("join", "invite", "ban"):
+                raise MatrixError(403, "M_FORBIDDEN", f"You cannot knock while {current}")
+            return ev.event_id if ev is not None and current == "knock" else None
+
+        await self._send(room, user_id, user_id, content, reason, guard)
+        return room.room_id
+
+    async def meets_allow_conditions(self, user_id: str, join_rules: Event | None) -> bool:
+        """Whether ``user_id`` is joined to a local room named by an ``m.room_membership``
+        allow condition of ``join_rules`` (client-server-api "Restricted rooms")."""
+        for room_id in allowed_room_ids(join_rules):
+            info = await self.rooms.events.get_room(room_id)
+            if (
+                info is not None
+                and await self.rooms.events.membership_of(info.nid, user_id) == "join"
+            ):
+                return True
+        return False
+
+    async def restricted_join_authoriser(self, room: RoomInfo, user_id: str) -> str | None:
+        """For a join that only the restricted join rule can allow: the local user to
+        name in ``join_authorised_via_users_server``; None when the join needs none
+        (not restricted, or invited or joined already); 403 ``M_FORBIDDEN`` when the
+        user meets no allow condition or no local user may invite."""
+        rv = room.room_version
+        current = await self.rooms.storage.current_state(room.nid)
+        keys = [
+            ("m.room.create", ""),
+            ("m.room.power_levels", ""),
+            ("m.room.join_rules", ""),
+            ("m.room.member", user_id),
+        ]
+        state = await self.rooms.storage.state_events(current, keys)
+        join_rules = state.get(("m.room.join_rules", ""))
+        rule = join_rules.content.get("join_rule") if join_rules is not None else None
+        if not (
+            (rule == "restricted" and rv.restricted_join_rule)
+            or (rule == "knock_restricted" and rv.knock_restricted_join_rule)
+        ):
+            return None
+        member = state.get(("m.room.member", user_id))
+        if member is not None and member.membership in ("join", "invite", "ban"):
+            return None  # the auth rules decide (allowed, or refused when banned)
+        if not await self.meets_allow_conditions(user_id, join_rules):
+            raise MatrixError(403, "M_FORBIDDEN", "You do not meet the conditions to join")
+        needed = get_named_power_level("invite", state)
+        for candidate, membership, _ in await self.rooms.events.members(room.nid):
+            if (
+                membership == "join"
+                and self.rooms.is_local(candidate)
+                and get_user_power_level(candidate, state) >= needed
+            ):
+                return candidate
+        raise MatrixError(403, "M_FORBIDDEN", "No user of this server may authorise the join")
+
+    async def forget(self, room_id: str, user_id: str) -> None:
+        """``POST /rooms/{roomId}/forget``: 400 ``M_UNKNOWN`` unless the user has left
+        or was banned; nothing to do when they never had a membership."""
+        room = await self.rooms.events.get_room(room_id)
+        if room is None:
+            return
+        found = await self.forgotten.current_membership(user_id, room.nid)
+        if found is None:
+            return
+        membership, position = found
+        if membership not in ("leave", "ban"):
+            raise MatrixError(400, "M_UNKNOWN", f"User {user_id} is in room {room_id}")
+        await self.forgotten.forget(user_id, room.nid, position)
+
+    async def _snapshot_at(self, room: RoomInfo, position: int) -> Snapshot:
+        """The room state after the last event at or before stream ``position``."""
+        row = await self.rooms.storage.db.fetchone(
+            "SELECT state_after_nid FROM events WHERE room_nid = $1 AND stream_ordering <= $2"
+            " AND NOT rejected ORDER BY stream_ordering DESC LIMIT 1",
+            room.nid,
+            position,
+        )
+        return await self.rooms.storage.snapshot(0 if row is None else int(row[0]))
+
+    async def members(
+        self,
+        room_id: str,
+        user_id: str,
+        membership: str | None = None,
+        not_membership: str | None = None,
+        at: int | None = None,
+    ) -> list[JsonDict]:
+        """``GET /rooms/{roomId}/members``: the member events of the state at stream
+        position ``at`` (default: now), capped at the state the user may read (the
+        state when they left); filtered by ``membership`` and ``not_membership``, which
+        together are an "or", as members.yaml defines."""
+        room = await self.rooms.room_for_reader(room_id)
+        snapshot = await self.rooms.reader_state(room, user_id)
+        if at is not None:
+            current_nid = await self.rooms.events.current_snapshot_nid(room.nid)
+            limit = None
+            if snapshot.nid != current_nid:
+                found = await self.forgotten.current_membership(user_id, room.nid)
+                limit = found[1] if found is not None else None
+            if limit is None or at < limit:
+                snapshot = await self._snapshot_at(room, at)
+        type_nid = await self.rooms.storage.nids.types.lookup("m.room.member")
+        nids = [e for (t, _), e in snapshot.state.items() if t == type_nid]
+        found_events = await self.rooms.events.get_by_nids(nids)
+        out = []
+        for stored in sorted(found_events.values(), key=lambda s: s.event.state_key or ""):
+            m = stored.event.membership
+            if membership is not None and not_membership is not None:
+                if m != membership and m == not_membership:
+                    continue
+            elif (membership is not None and m != membership) or (
+                not_membership is not None and m == not_membership
+            ):
+                continue
+            out.append(client_event(stored.event))
+        return out

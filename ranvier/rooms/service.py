@@ -37,6 +37,7 @@ from ranvier.http.types import MatrixError
 from ranvier.rooms.aliases import AliasStore, AliasTaken
 from ranvier.rooms.client_format import client_event
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.pipeline import (
     CREATE_KEY,
     Guard,
@@ -330,7 +331,8 @@ class RoomService:
 
     async def reader_state(self, room: RoomInfo, user_id: str) -> Snapshot:
         """The state ``user_id`` may read: current if joined or world-readable, the state
-        when they left if they left or were banned; else 403 ``M_FORBIDDEN``."""
+        when they left if they left or were banned (unless they forgot the room:
+        :mod:`ranvier.rooms.forgotten`); else 403 ``M_FORBIDDEN``."""
         current = await self.storage.current_state(room.nid)
         member = await self.storage.state_event(current, "m.room.member", user_id)
         membership = member.membership if member is not None else None
@@ -340,6 +342,8 @@ class RoomService:
         if visibility_of(hv.content if hv else None) == "world_readable":
             return current
         if member is not None and membership in ("leave", "ban"):
+            if await ForgottenStore(self.storage.db).is_forgotten(user_id, room.nid):
+                raise MatrixError(403, "M_FORBIDDEN", "You have forgotten this room")
             stored = await self.events.get_by_id(member.event_id)
             if stored is not None:
                 return await self.storage.snapshot(stored.state_after_nid)

@@ -7,7 +7,11 @@ joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, list_join
 * ``POST /rooms/{roomId}/invite|kick|ban|unban`` with ``user_id`` and ``reason``;
 * ``POST /rooms/{roomId}/leave`` with ``reason``;
 * ``GET /joined_rooms``, ``GET /rooms/{roomId}/joined_members``,
-  ``GET /rooms/{roomId}/members`` (``membership``/``not_membership`` filters).
+  ``GET /rooms/{roomId}/members`` (``membership``/``not_membership`` filters, ``at``: a
+  sync or pagination token, :func:`ranvier.sync.tokens.parse_position`);
+* ``POST /knock/{roomIdOrAlias}`` with ``reason`` (knocking.yaml; ``via`` is for
+  remote rooms, which need federation) -> ``{"room_id"}``;
+* ``POST /rooms/{roomId}/forget`` (leaving.yaml).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from ranvier.http.parse import optional_str, parse_json_body_or_empty, require_s
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.service import RoomService
+from ranvier.sync.tokens import parse_position
 
 _MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 
@@ -105,10 +110,29 @@ class MembershipApi:
             if value is not None and value not in _MEMBERSHIPS:
                 raise MatrixError(400, "M_INVALID_PARAM", f"Invalid {name}")
             filters[name] = value
-        chunk = await self.rooms.members(
-            room_id, requester.user_id, filters["membership"], filters["not_membership"]
+        at_token = request.query_one("at")
+        at = None if at_token is None else parse_position(at_token, "at")
+        chunk = await self.membership.members(
+            room_id, requester.user_id, filters["membership"], filters["not_membership"], at
         )
         return json_response({"chunk": chunk})
+
+    async def knock(self, request: Request) -> Response:
+        """``POST /knock/{roomIdOrAlias}``."""
+        requester = await require_user(request)
+        body = parse_json_body_or_empty(request)
+        room_id = await self.membership.knock(
+            request.path_params["roomIdOrAlias"], requester.user_id, optional_str(body, "reason")
+        )
+        return json_response({"room_id": room_id})
+
+    async def forget(self, request: Request) -> Response:
+        """``POST /rooms/{roomId}/forget``."""
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        await self.membership.forget(room_id, requester.user_id)
+        return json_response({})
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""
@@ -124,4 +148,6 @@ class MembershipApi:
             ("GET", f"{V3}/joined_rooms", self.joined_rooms),
             ("GET", f"{room}/joined_members", self.joined_members),
             ("GET", f"{room}/members", self.members),
+            ("POST", f"{V3}/knock/{{roomIdOrAlias}}", self.knock),
+            ("POST", f"{room}/forget", self.forget),
         ]
