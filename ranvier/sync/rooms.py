@@ -10,7 +10,9 @@ or canonical alias, and the joined and invited counts).
 
 A room is sent whole (full state, timeline from the start of the range) on an initial
 sync, with ``full_state``, and when the user joined it since ``since``; otherwise only
-what changed in ``(since, upto]``, and not at all when nothing did. A left room (leave
+what changed in ``(since, upto]``, and not at all when nothing did. A newly joined
+room's timeline holds its latest visible events, as on an initial sync (``full_state``
+keeps the timeline to ``(since, upto]``, as the spec says). A left room (leave
 or ban) is sent when the user left it since ``since``, or on an initial sync when the
 filter has ``include_leave``; its timeline and state stop at the leave event.
 """
@@ -63,13 +65,14 @@ class RoomSections:
         room: RoomInfo,
         upper: int,
         full: bool,
+        from_start: bool,
         with_summary: bool,
         account_data: list[JsonDict],
         renderer: EventRenderer,
     ) -> tuple[JsonDict, Timeline] | None:
         rf = req.filter.room
         since_pos = req.since_events
-        lower = 0 if since_pos is None else since_pos
+        lower = 0 if since_pos is None or from_start else since_pos
         tl = await read_timeline(
             self.store, room, req.user_id, lower, upper, rf.timeline, rf.timeline_limit
         )
@@ -135,7 +138,9 @@ class RoomSections:
             and not await self._was_joined_at(m.room, req.user_id, since_pos)
         )
         full = since_pos is None or req.full_state or newly
-        built = await self._body(req, m.room, req.upto.events, full, True, account_data, renderer)
+        built = await self._body(
+            req, m.room, req.upto.events, full, newly, True, account_data, renderer
+        )
         if built is None:
             return None
         body, _ = built
@@ -159,12 +164,11 @@ class RoomSections:
     ) -> JsonDict | None:
         """The ``rooms.leave`` entry of a room, or None."""
         since_pos = req.since_events
-        full = (
-            since_pos is None
-            or req.full_state
-            or not await self._was_joined_at(m.room, req.user_id, since_pos)
+        fresh = since_pos is not None and not await self._was_joined_at(
+            m.room, req.user_id, since_pos
         )
+        full = since_pos is None or req.full_state or fresh
         built = await self._body(
-            req, m.room, m.stream_ordering, full, False, account_data, renderer
+            req, m.room, m.stream_ordering, full, fresh, False, account_data, renderer
         )
         return None if built is None else built[0]

@@ -108,6 +108,8 @@ async def test_invite_then_join_then_leave(client: Client) -> None:
     )
     assert joined["summary"]["m.joined_member_count"] == 2
     assert joined["timeline"]["events"][-1]["content"]["membership"] == "join"
+    # ... and its timeline holds the latest history, as on an initial sync
+    assert timeline_bodies(joined) == ["before the invite"]
 
     await send(client, a_tok, room, "bye soon")
     await leave(client, b_tok, room)
