@@ -4,7 +4,10 @@ Each module holds one concept: :mod:`passwords` (bcrypt off the event loop),
 :mod:`accounts`, :mod:`devices`, :mod:`tokens` (access/refresh/login tokens and the
 in-memory token cache), :mod:`uia` (User-Interactive Authentication sessions and
 stages), :mod:`registration_tokens`, :mod:`profiles`, :mod:`account_data`,
-:mod:`filters`. :mod:`service` composes them into the operations the API handlers
-call (register, login, logout, change password, deactivate, delete devices).
+:mod:`filters`, :mod:`threepids` (email addresses validated by :mod:`mailer`'s SMTP
+mail and bound to accounts), :mod:`cas` (single sign-on through a CAS server),
+:mod:`registration` (``/register`` with its UIA flows). :mod:`service` composes them
+into the operations the API handlers call (register, login, logout, change password,
+deactivate, delete devices).
 Handlers in :mod:`ranvier.api.client` hold no SQL; stores hold no HTTP.
 """
