@@ -49,6 +49,9 @@ from ranvier.api.client.rooms_create import CreateRoomApi
 from ranvier.api.client.rooms_directory import DirectoryApi
 from ranvier.api.client.rooms_event import EventApi
 from ranvier.api.client.rooms_membership import MembershipApi
+from ranvier.api.client.rooms_redact import RedactApi
+from ranvier.api.client.rooms_relations import RelationsApi
+from ranvier.api.client.rooms_report import ReportApi
 from ranvier.api.client.rooms_send import SendApi
 from ranvier.api.client.rooms_state import StateApi
 from ranvier.api.client.send_to_device import SendToDeviceApi
@@ -80,6 +83,8 @@ from ranvier.rooms.aliases import AliasService, AliasStore
 from ranvier.rooms.directory import DirectoryService
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.pipeline import RoomInput
+from ranvier.rooms.relations import RelationService
+from ranvier.rooms.reports import ReportService, ReportStore
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
@@ -230,6 +235,8 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.relations = RelationService(self.rooms, self.rooms.renderer)
+        self.reports = ReportService(self.rooms, ReportStore(db))
         self.room_summaries = RoomSummaries(self.room_storage)
         self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
         self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
@@ -269,6 +276,9 @@ class Homeserver:
             StateApi(self.rooms),
             EventApi(self.rooms),
             MembershipApi(self.rooms, self.membership),
+            RedactApi(self.rooms),
+            RelationsApi(self.relations),
+            ReportApi(self.reports),
             DirectoryApi(self.aliases, self.directory),
             KeysApi(self.federation.local_keys, self.federation.keyring),
         ]

@@ -114,7 +114,9 @@ class ClientEventRenderer:
                 txns = await self.events.txn_ids_of(own, user_id, device_id)
         bundles: dict[str, JsonDict] = {}
         if bundle and depth < _MAX_DEPTH:
-            bundles = await self._bundles(events, user_id, device_id, ignored, depth, now_ms)
+            bundles = await self.aggregations(
+                events, user_id, device_id=device_id, ignored=ignored, _depth=depth, now_ms=now_ms
+            )
         out: list[JsonDict] = []
         for stored in events:
             because = None
@@ -140,16 +142,20 @@ class ClientEventRenderer:
             )
         return out
 
-    async def _bundles(
+    async def aggregations(
         self,
         events: Sequence[StoredEvent],
         user_id: str | None,
-        device_id: str | None,
-        ignored: Collection[str],
-        depth: int,
-        now_ms: int | None,
+        *,
+        device_id: str | None = None,
+        ignored: Collection[str] = (),
+        now_ms: int | None = None,
+        _depth: int = 0,
     ) -> dict[str, JsonDict]:
-        """``{event_id: m.relations}`` of the events that have aggregations."""
+        """``{event_id: bundled aggregations}`` (the value of ``unsigned["m.relations"]``)
+        of those ``events`` that have any, for renderers of their own (e.g. ``/sync``
+        with ``event_fields`` or the federation format) to merge into ``unsigned``."""
+        depth = _depth
         by_room: dict[int, list[StoredEvent]] = {}
         for stored in events:
             if not stored.event.is_state:

@@ -1,0 +1,51 @@
+"""``PUT /rooms/{roomId}/redact/{eventId}/{txnId}`` (client-server-api "Redactions",
+redaction.yaml).
+
+The body (``reason`` and any other keys) becomes the content of an
+``m.room.redaction`` sent through :meth:`ranvier.rooms.service.RoomService.send_event`,
+the same path as ``PUT /send/m.room.redaction`` (v1.18), so the redaction checks of
+:mod:`ranvier.rooms.redactions` apply to both: 403 ``M_FORBIDDEN`` for a user without
+the *redact* level redacting another user's event. The transaction id makes a retry
+return the first redaction's id (per device and room, like ``/send``).
+"""
+
+from __future__ import annotations
+
+from ranvier.api.auth import require_user
+from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.http.parse import parse_json_body
+from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.rooms.service import RoomService
+
+
+class RedactApi:
+    """Serves redactions."""
+
+    def __init__(self, rooms: RoomService) -> None:
+        self.rooms = rooms
+
+    async def redact(self, request: Request) -> Response:
+        """``PUT /rooms/{roomId}/redact/{eventId}/{txnId}``."""
+        requester = await require_user(request)
+        room_id = request.path_params["roomId"]
+        check_room_id(room_id)
+        event_id = request.path_params["eventId"]
+        if not event_id.startswith("$"):
+            raise MatrixError(400, "M_INVALID_PARAM", "Invalid event ID")
+        body = parse_json_body(request)
+        reason = body.get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise MatrixError(400, "M_BAD_JSON", "'reason' must be a string")
+        redaction_id = await self.rooms.send_event(
+            room_id,
+            requester.user_id,
+            "m.room.redaction",
+            {**body, "redacts": event_id},
+            device_id=requester.device_id,
+            txn_id=request.path_params["txnId"],
+        )
+        return json_response({"event_id": redaction_id})
+
+    def routes(self) -> list[RouteDef]:
+        """The routes of this module."""
+        return [("PUT", f"{V3}/rooms/{{roomId}}/redact/{{eventId}}/{{txnId}}", self.redact)]
