@@ -193,7 +193,9 @@ async def test_uia_with_sso_requires_the_same_user(
         assert service == f"{PUBLIC}/_matrix/client/r0/login/cas/ticket?session={session}"
         cas.users[ticket] = cas_user
         status, page, _ = await _get(client, _local(service) + f"&ticket={ticket}")
-        assert status == 200 and "window.onAuthDone" in page and 'postMessage("authDone", "*")' in page
+        assert (
+            status == 200 and "window.onAuthDone" in page and 'postMessage("authDone", "*")' in page
+        )
         status, body = await client.request(
             "POST", f"{V3}/delete_devices", {"auth": {"session": session}}, token=t
         )
