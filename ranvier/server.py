@@ -302,7 +302,7 @@ class Homeserver:
             self.notifier,
             self.bus,
         )
-        self.pagination = PaginationService(self.sync.store)
+        self.pagination = PaginationService(self.sync.store, self.account_data)
         for api in (
             SyncApi(self.sync),
             MessagesApi(self.pagination),

@@ -42,3 +42,18 @@ async def account_data_section(store: AccountDataStore, req: SyncRequest) -> Acc
         elif room_filter.account_data.allows(change.data_type, None):
             out.by_room.setdefault(change.room_id, []).append(event)
     return out
+
+
+IGNORED_USER_LIST = "m.ignored_user_list"
+
+
+async def ignored_users(store: AccountDataStore, user_id: str) -> frozenset[str]:
+    """The users ``user_id`` ignores (client-server-api "Ignoring Users"): their
+    non-state events and their invites are not sent to ``user_id``."""
+    content = await store.get(user_id, None, IGNORED_USER_LIST)
+    users = (content or {}).get("ignored_users")
+    return (
+        frozenset(u for u in users if isinstance(u, str))
+        if isinstance(users, dict)
+        else frozenset()
+    )

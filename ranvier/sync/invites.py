@@ -6,10 +6,13 @@ by *stripped state* (``type``, ``state_key``, ``sender``, ``content`` only) of t
 events the spec recommends -- create, name, avatar, topic, join rules, canonical alias,
 encryption -- and the inviter's membership, as they were when the invite (or knock)
 happened, followed by the user's own membership event. The room is sent on an initial
-sync and on the first sync after the invite or knock.
+sync and on the first sync after the invite or knock; invites from ignored users
+(client-server-api "Ignoring Users") are not sent.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 from ranvier.core.events import Event, JsonDict
 from ranvier.sync.request import SyncRequest
@@ -63,10 +66,12 @@ class InviteSections:
         events.append(stripped(own.event))
         return events
 
-    async def invited(self, m: MembershipAt) -> JsonDict | None:
-        """The ``rooms.invite`` entry."""
+    async def invited(self, m: MembershipAt, ignored: Collection[str] = ()) -> JsonDict | None:
+        """The ``rooms.invite`` entry; None for an invite from an ignored user."""
         events = await self.stripped_state(m)
-        return None if events is None else {"invite_state": {"events": events}}
+        if events is None or events[-1]["sender"] in ignored:
+            return None
+        return {"invite_state": {"events": events}}
 
     async def knocked(self, m: MembershipAt) -> JsonDict | None:
         """The ``rooms.knock`` entry."""

@@ -12,20 +12,25 @@ allows are returned; ``end`` is left out when the range holds nothing more.
 Access: a user with no membership in the room at all may read it only when it is
 ``world_readable`` (else 403 ``M_FORBIDDEN``, as for an unknown room); after that the
 visibility rules decide per event, so a user who left sees history up to the leave.
+Non-state events of users the requester ignores are left out ("Ignoring Users").
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from ranvier.core.events import JsonDict
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
 from ranvier.rooms.state_store import StateMap
 from ranvier.rooms.visibility import visibility_of
+from ranvier.sync.account_data import ignored_users
 from ranvier.sync.filters import RoomEventFilter
 from ranvier.sync.history import HistoryFilter
 from ranvier.sync.render import EventRenderer
 from ranvier.sync.store import SyncStore
 from ranvier.sync.tokens import pagination_token
+from ranvier.users.account_data import AccountDataStore
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -34,9 +39,25 @@ MAX_LIMIT = 1000
 class PaginationService:
     """Serves ``/messages`` and ``/context``."""
 
-    def __init__(self, store: SyncStore) -> None:
+    def __init__(self, store: SyncStore, account_data: AccountDataStore) -> None:
         self.store = store
         self.storage = store.storage
+        self.account_data = account_data
+
+    async def _keeper(
+        self, room: RoomInfo, user_id: str, flt: RoomEventFilter
+    ) -> tuple[HistoryFilter, Callable[[StoredEvent], Awaitable[bool]]]:
+        """The history filter and the predicate for the events a page may hold."""
+        history = HistoryFilter(self.store, room, user_id)
+        ignored = await ignored_users(self.account_data, user_id)
+
+        async def keep(stored: StoredEvent) -> bool:
+            ev = stored.event
+            if ev.sender in ignored and ev.state_key is None:
+                return False
+            return flt.allows_event(ev) and await history.visible(stored)
+
+        return history, keep
 
     async def _room_for(self, room_id: str, user_id: str) -> RoomInfo:
         room = await self.storage.events.get_room(room_id)
@@ -86,11 +107,7 @@ class PaginationService:
         if from_pos is None:
             from_pos = await self.storage.events.stream_position() if backwards else 0
         limit = min(max(limit, 0), MAX_LIMIT)
-        history = HistoryFilter(self.store, room, user_id)
-
-        async def keep(stored: StoredEvent) -> bool:
-            return flt.allows_event(stored.event) and await history.visible(stored)
-
+        _, keep = await self._keeper(room, user_id, flt)
         page = await self.store.paginate(room.nid, from_pos, to_pos, backwards, limit, keep)
         renderer = EventRenderer(self.store, user_id, device_id)
         body: JsonDict = {
@@ -100,7 +117,9 @@ class PaginationService:
         if not page.exhausted or (limit == 0 and page.events == []):
             body["end"] = pagination_token(page.next_position)
         if flt.lazy_load_members:
-            body["state"] = await renderer.render(await self._members_of_senders(page.events))
+            body["state"] = await renderer.render(
+                await self._members_of_senders(page.events), bundle=False
+            )
         return body
 
     async def context(
@@ -119,15 +138,12 @@ class PaginationService:
         target = await self.store.event_at(room_id, event_id)
         if room is None or target is None:
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
-        history = HistoryFilter(self.store, room, user_id)
+        history, keep = await self._keeper(room, user_id, flt)
         if not await history.visible(target):
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
         limit = min(max(limit, 0), MAX_LIMIT)
         before_n = limit // 2
         after_n = limit - before_n
-
-        async def keep(stored: StoredEvent) -> bool:
-            return flt.allows_event(stored.event) and await history.visible(stored)
 
         pos = target.stream_ordering
         before = await self.store.paginate(room.nid, pos - 1, None, True, before_n, keep)
@@ -146,7 +162,7 @@ class PaginationService:
             "events_before": await renderer.render(before.events),
             "event": (await renderer.render([target]))[0],
             "events_after": await renderer.render(after.events),
-            "state": await renderer.render(state),
+            "state": await renderer.render(state, bundle=False),
         }
 
     async def _state(self, state: StateMap, flt: RoomEventFilter) -> list[StoredEvent]:

@@ -21,6 +21,8 @@ class SyncRequest:
     """Everything up to this token is read (it becomes ``next_batch``)."""
     full_state: bool = False
     use_state_after: bool = False
+    ignored: frozenset[str] = frozenset()
+    """Users whose non-state events and invites are not sent (``m.ignored_user_list``)."""
 
     @property
     def since_events(self) -> int | None:

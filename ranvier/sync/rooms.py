@@ -74,7 +74,14 @@ class RoomSections:
         since_pos = req.since_events
         lower = 0 if since_pos is None or from_start else since_pos
         tl = await read_timeline(
-            self.store, room, req.user_id, lower, upper, rf.timeline, rf.timeline_limit
+            self.store,
+            room,
+            req.user_id,
+            lower,
+            upper,
+            rf.timeline,
+            rf.timeline_limit,
+            req.ignored,
         )
         end_snap = await self.store.snapshot_nid_at(room.nid, upper)
         start_snap = tl.events[0].state_before_nid if tl.events else end_snap
@@ -100,7 +107,7 @@ class RoomSections:
                 lazy.update(summary.get("m.heroes", ()))
         body: JsonDict = {
             "timeline": {
-                "events": await renderer.render(tl.events),
+                "events": await renderer.render(tl.events, bundle=tl.limited or full),
                 "limited": tl.limited,
                 "prev_batch": str(req.upto.with_events(tl.start)),
             },
@@ -108,7 +115,7 @@ class RoomSections:
         }
         if req.use_state_after:
             after = await state_events(self.store, end_snap, since_snap, rf.state, lazy_users=lazy)
-            body["state_after"] = {"events": await renderer.render(after)}
+            body["state_after"] = {"events": await renderer.render(after, bundle=False)}
         else:
             state = await state_events(
                 self.store,
@@ -118,7 +125,7 @@ class RoomSections:
                 exclude={s.nid for s in tl.events},
                 lazy_users=lazy,
             )
-            body["state"] = {"events": await renderer.render(state)}
+            body["state"] = {"events": await renderer.render(state, bundle=False)}
         if summary is not None:
             body["summary"] = summary
         return body, tl

@@ -33,7 +33,7 @@ from ranvier.bus import Bus
 from ranvier.core.events import JsonDict
 from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.storage import RoomStorage
-from ranvier.sync.account_data import account_data_section
+from ranvier.sync.account_data import account_data_section, ignored_users
 from ranvier.sync.filters import resolve_sync_filter
 from ranvier.sync.invites import InviteSections
 from ranvier.sync.notifier import Notifier
@@ -122,6 +122,7 @@ class SyncService:
             SyncToken(),
             full_state=full_state,
             use_state_after=use_state_after,
+            ignored=await ignored_users(self.account_data, user_id),
         )
         while True:
             upto = await self.current_token()
@@ -141,7 +142,12 @@ class SyncService:
     async def _build(self, req: SyncRequest) -> tuple[JsonDict, list[str], bool]:
         """The response for ``req``, the user's joined rooms, and whether it is empty."""
         renderer = EventRenderer(
-            self.store, req.user_id, req.device_id, req.filter, include_room_id=False
+            self.store,
+            req.user_id,
+            req.device_id,
+            req.filter,
+            include_room_id=False,
+            ignored=req.ignored,
         )
         account_data = await account_data_section(self.account_data, req)
         rooms: dict[str, JsonDict] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
@@ -164,7 +170,7 @@ class SyncService:
                 entry = await self.rooms.left(req, m, room_data, renderer)
             elif m.membership == "invite" and self.invites.wants(req, m):
                 section = "invite"
-                entry = await self.invites.invited(m)
+                entry = await self.invites.invited(m, req.ignored)
             elif m.membership == "knock" and self.invites.wants(req, m):
                 section = "knock"
                 entry = await self.invites.knocked(m)

@@ -200,21 +200,3 @@ class SyncStore:
         joined = sum(1 for m in members if m[1] == "join")
         invited = sum(1 for m in members if m[1] == "invite")
         return members, joined, invited
-
-    async def transaction_ids(
-        self, user_id: str, device_id: str, event_nids: list[int]
-    ) -> dict[int, str]:
-        """``{event_nid: txn_id}`` for those events ``user_id``'s device sent with one."""
-        out: dict[int, str] = {}
-        for i in range(0, len(event_nids), 500):
-            chunk = event_nids[i : i + 500]
-            marks = ", ".join(f"${j + 3}" for j in range(len(chunk)))
-            rows = await self.db.fetchall(
-                "SELECT event_nid, txn_id FROM event_txn_ids WHERE user_id = $1"
-                f" AND device_id = $2 AND event_nid IN ({marks})",
-                user_id,
-                device_id,
-                *chunk,
-            )
-            out.update((int(r[0]), str(r[1])) for r in rows)
-        return out

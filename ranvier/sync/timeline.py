@@ -49,12 +49,17 @@ async def read_timeline(
     upper: int,
     flt: RoomEventFilter,
     limit: int,
+    ignored: Collection[str] = (),
 ) -> Timeline:
-    """The newest visible events in ``(lower, upper]`` that ``flt`` allows, at most ``limit``."""
+    """The newest visible events in ``(lower, upper]`` that ``flt`` allows, at most
+    ``limit``, leaving out non-state events of ``ignored`` users."""
     history = HistoryFilter(store, room, user_id)
 
     async def keep(stored: StoredEvent) -> bool:
-        return flt.allows_event(stored.event) and await history.visible(stored)
+        ev = stored.event
+        if ignored and ev.sender in ignored and ev.state_key is None:
+            return False
+        return flt.allows_event(ev) and await history.visible(stored)
 
     page = await store.paginate(room.nid, upper, lower, True, limit + 1, keep)
     events = page.events

@@ -11,6 +11,7 @@ from tests.api.sync_helpers import (
     invite,
     join,
     leave,
+    messages,
     register,
     send,
     sync,
@@ -189,3 +190,55 @@ async def test_to_device_delivered_once_and_idempotent(client: Client) -> None:
         "PUT", f"{V3}/sendToDevice/m.test/t3", {"messages": {"@x:test.local": 5}}, token=a_tok
     )
     assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+
+
+async def test_ignored_users_and_redactions(client: Client) -> None:
+    alice, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    status, _ = await client.request(
+        "PUT",
+        f"{V3}/user/{alice}/account_data/m.ignored_user_list",
+        {"ignored_users": {bob: {}}},
+        token=a_tok,
+    )
+    assert status == 200
+    await send(client, b_tok, room, "ignore me")
+    await send(client, a_tok, room, "mine")
+    body = await sync(client, a_tok)
+    r = body["rooms"]["join"][room]
+    assert timeline_bodies(r) == ["mine"]
+    # state events of ignored users are still sent (bob's join)
+    bob_state = [e for e in r["timeline"]["events"] + r["state"]["events"] if e["sender"] == bob]
+    assert [e["type"] for e in bob_state] == ["m.room.member"]
+    page = await messages(client, a_tok, room, dir="b", limit=50)
+    assert [e["content"].get("body") for e in page["chunk"] if e["type"] == "m.room.message"] == [
+        "mine"
+    ]
+    other = await create_room(client, b_tok)
+    await invite(client, b_tok, other, alice)
+    assert other not in (await sync(client, a_tok))["rooms"]["invite"]
+
+    # redactions: the redacted event is shown redacted, with its redaction
+    status, _ = await client.request(
+        "PUT",
+        f"{V3}/user/{alice}/account_data/m.ignored_user_list",
+        {"ignored_users": {}},
+        token=a_tok,
+    )
+    assert status == 200
+    since = (await sync(client, a_tok))["next_batch"]
+    target = await send(client, a_tok, room, "secret")
+    status, red = await client.request(
+        "PUT", f"{V3}/rooms/{room}/redact/{target}/r1", {"reason": "oops"}, token=a_tok
+    )
+    assert status == 200, red
+    body = await sync(client, a_tok, since=since)
+    events = body["rooms"]["join"][room]["timeline"]["events"]
+    shown = next(e for e in events if e["event_id"] == target)
+    assert shown["content"] == {}
+    assert shown["unsigned"]["redacted_because"]["event_id"] == red["event_id"]
+    assert events[-1]["type"] == "m.room.redaction"
+    page = await messages(client, a_tok, room, dir="b", limit=5)
+    assert next(e for e in page["chunk"] if e["event_id"] == target)["content"] == {}
