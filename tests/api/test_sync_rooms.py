@@ -242,3 +242,29 @@ async def test_ignored_users_and_redactions(client: Client) -> None:
     assert events[-1]["type"] == "m.room.redaction"
     page = await messages(client, a_tok, room, dir="b", limit=5)
     assert next(e for e in page["chunk"] if e["event_id"] == target)["content"] == {}
+
+
+async def test_knock_appears_in_rooms_knock(client: Client) -> None:
+    _, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    room = await create_room(
+        client,
+        a_tok,
+        name="Knock knock",
+        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}],
+    )
+    since = (await sync(client, b_tok))["next_batch"]
+    status, body = await client.request("POST", f"{V3}/knock/{room}", {"reason": "hi"}, token=b_tok)
+    assert status == 200, body
+    body = await sync(client, b_tok, since=since)
+    knock_state = body["rooms"]["knock"][room]["knock_state"]["events"]
+    assert {e["type"] for e in knock_state} >= {"m.room.create", "m.room.name", "m.room.join_rules"}
+    own = knock_state[-1]
+    assert (own["type"], own["state_key"], own["content"]["membership"]) == (
+        "m.room.member",
+        bob,
+        "knock",
+    )
+    assert body["rooms"]["join"] == {} and body["rooms"]["invite"] == {}
+    later = await sync(client, b_tok, since=body["next_batch"])
+    assert later["rooms"]["knock"] == {}
