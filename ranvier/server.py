@@ -43,7 +43,10 @@ from ranvier.api.client.filters import FiltersApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.messages import MessagesApi
+from ranvier.api.client.presence import PresenceApi
 from ranvier.api.client.profile import ProfileApi
+from ranvier.api.client.read_markers import ReadMarkersApi
+from ranvier.api.client.receipts import ReceiptsApi
 from ranvier.api.client.register import RegisterApi
 from ranvier.api.client.rooms_create import CreateRoomApi
 from ranvier.api.client.rooms_directory import DirectoryApi
@@ -58,6 +61,7 @@ from ranvier.api.client.send_to_device import SendToDeviceApi
 from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.sync import SyncApi
 from ranvier.api.client.threepids import ThreepidApi
+from ranvier.api.client.typing import TypingApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
@@ -71,6 +75,12 @@ from ranvier.config.keyfile import KeyFileError, ServerKeys, load_server_keys
 from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.db import Database, open_database
 from ranvier.db.migrations import migrate
+from ranvier.ephemeral.presence import PresenceService
+from ranvier.ephemeral.presence_store import PresenceStore
+from ranvier.ephemeral.read_markers import ReadMarkers
+from ranvier.ephemeral.receipts import ReceiptService
+from ranvier.ephemeral.receipts_store import ReceiptStore
+from ranvier.ephemeral.typing import TypingState
 from ranvier.federation.service import Federation, FederationHooks
 from ranvier.http.app import App, build_app
 from ranvier.http.metrics import Metrics, metrics_handler
@@ -82,6 +92,7 @@ from ranvier.http.types import MatrixError, Request, Response
 from ranvier.rooms.aliases import AliasService, AliasStore
 from ranvier.rooms.directory import DirectoryService
 from ranvier.rooms.membership import MembershipService
+from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.pipeline import RoomInput
 from ranvier.rooms.relations import RelationService
 from ranvier.rooms.reports import ReportService, ReportStore
@@ -240,6 +251,19 @@ class Homeserver:
         self.room_summaries = RoomSummaries(self.room_storage)
         self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
         self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
+        # Typing, receipts, read markers, presence (ranvier.ephemeral).
+        self.typing = TypingState()
+        self.receipts = ReceiptService(ReceiptStore(db), self.rooms)
+        self.read_markers = ReadMarkers(self.account_data, self.receipts)
+        presence_config = config.global_.presence
+        self.presence = PresenceService(
+            PresenceStore(db),
+            self.rooms,
+            server_name,
+            inbound=presence_config.enable_inbound,
+            outbound=presence_config.enable_outbound,
+        )
+        self.bus.subscribe(ROOM_EVENTS, self.presence.on_room_event)
 
         # Routes.
         self.router = Router()
@@ -280,6 +304,10 @@ class Homeserver:
             RelationsApi(self.relations),
             ReportApi(self.reports),
             DirectoryApi(self.aliases, self.directory),
+            TypingApi(self.typing, self.rooms),
+            ReceiptsApi(self.receipts, self.read_markers, self.presence),
+            ReadMarkersApi(self.read_markers, self.presence),
+            PresenceApi(self.presence),
             KeysApi(self.federation.local_keys, self.federation.keyring),
         ]
         if not config.global_.disable_federation:
@@ -394,6 +422,7 @@ class Homeserver:
                 lambda: float(self.http.connection_count if self.http else 0),
             )
             self.metrics.start_loop_lag_sampler()
+            await self.presence.start()
         bound: list[tuple[str, int]] = []
         if http_bind is not None:
             for addr in await self.http.start(http_bind[0], http_bind[1]):
@@ -416,6 +445,8 @@ class Homeserver:
         await self.metrics.stop()
         await self.room_input.queues.drain()
         await self.bus.close()
+        await self.presence.stop()
+        self.typing.close()
         await self.auth.close()
         await self.registration.close()
         if self.cas is not None:
