@@ -57,6 +57,7 @@ from ranvier.api.client.rooms_relations import RelationsApi
 from ranvier.api.client.rooms_report import ReportApi
 from ranvier.api.client.rooms_send import SendApi
 from ranvier.api.client.rooms_state import StateApi
+from ranvier.api.client.rooms_upgrade import UpgradeApi
 from ranvier.api.client.send_to_device import SendToDeviceApi
 from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.sync import SyncApi
@@ -99,6 +100,7 @@ from ranvier.rooms.reports import ReportService, ReportStore
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
+from ranvier.rooms.upgrade import UpgradeService
 from ranvier.sync.notifier import Notifier
 from ranvier.sync.pagination import PaginationService
 from ranvier.sync.service import SyncService
@@ -251,6 +253,7 @@ class Homeserver:
         self.room_summaries = RoomSummaries(self.room_storage)
         self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
         self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
+        self.upgrades = UpgradeService(self.rooms, self.aliases)
         # Typing, receipts, read markers, presence (ranvier.ephemeral).
         self.typing = TypingState()
         self.receipts = ReceiptService(ReceiptStore(db), self.rooms)
@@ -304,6 +307,7 @@ class Homeserver:
             RelationsApi(self.relations),
             ReportApi(self.reports),
             DirectoryApi(self.aliases, self.directory),
+            UpgradeApi(self.upgrades),
             TypingApi(self.typing, self.rooms),
             ReceiptsApi(self.receipts, self.read_markers, self.presence),
             ReadMarkersApi(self.read_markers, self.presence),

@@ -126,10 +126,20 @@ class RoomInput:
         self.queues = RoomQueues()
 
     async def create(
-        self, room_version: RoomVersion, creator: str, content: Mapping[str, Any]
+        self,
+        room_version: RoomVersion,
+        creator: str,
+        content: Mapping[str, Any],
+        room_id: str | None = None,
     ) -> Persisted:
-        """Create a room: build, check and persist its ``m.room.create`` event."""
-        room_id = None if room_version.room_id_from_create_event else new_room_id(self.server_name)
+        """Create a room: build, check and persist its ``m.room.create`` event.
+
+        ``room_id`` chooses the id of a v1-v11 room in advance (a room upgrade names the
+        new room in the old room's tombstone first); v12 room ids come from the event."""
+        if room_version.room_id_from_create_event:
+            room_id = None
+        elif room_id is None:
+            room_id = new_room_id(self.server_name)
         event = build_event(
             room_version=room_version,
             room_id=room_id,
