@@ -51,6 +51,7 @@ from ranvier.api.client.register import RegisterApi
 from ranvier.api.client.rooms_create import CreateRoomApi
 from ranvier.api.client.rooms_directory import DirectoryApi
 from ranvier.api.client.rooms_event import EventApi
+from ranvier.api.client.rooms_hierarchy import HierarchyApi
 from ranvier.api.client.rooms_membership import MembershipApi
 from ranvier.api.client.rooms_redact import RedactApi
 from ranvier.api.client.rooms_relations import RelationsApi
@@ -92,6 +93,7 @@ from ranvier.http.tls import server_context
 from ranvier.http.types import MatrixError, Request, Response
 from ranvier.rooms.aliases import AliasService, AliasStore
 from ranvier.rooms.directory import DirectoryService
+from ranvier.rooms.hierarchy import HierarchyService
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.pipeline import RoomInput
@@ -254,6 +256,7 @@ class Homeserver:
         self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
         self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
         self.upgrades = UpgradeService(self.rooms, self.aliases)
+        self.hierarchy = HierarchyService(self.membership, self.room_summaries)
         # Typing, receipts, read markers, presence (ranvier.ephemeral).
         self.typing = TypingState()
         self.receipts = ReceiptService(ReceiptStore(db), self.rooms)
@@ -308,6 +311,7 @@ class Homeserver:
             ReportApi(self.reports),
             DirectoryApi(self.aliases, self.directory),
             UpgradeApi(self.upgrades),
+            HierarchyApi(self.hierarchy),
             TypingApi(self.typing, self.rooms),
             ReceiptsApi(self.receipts, self.read_markers, self.presence),
             ReadMarkersApi(self.read_markers, self.presence),

@@ -1,0 +1,214 @@
+"""The space hierarchy of local rooms (client-server-api "Spaces",
+space_hierarchy.yaml: ``GET /_matrix/client/v1/rooms/{roomId}/hierarchy``).
+
+Theory of operation
+-------------------
+The walk is depth first from the requested room, through the ``m.space.child`` state
+events of space-rooms (``m.space`` type) only; a child event without a non-empty
+``via`` list is no link ("Managing rooms/spaces included in a space"). Children are
+visited in the spec's order ("Ordering of children within a space": valid ``order``
+strings first, by code point, then by the child event's ``origin_server_ts``, then by
+room id). Each room is listed once, so loops end.
+
+A room is listed when the user may see it, per the response description: they are
+joined or invited; or the join rule is ``public``, ``knock`` (or ``knock_restricted``
+where the version has it), or ``restricted``/``knock_restricted`` with an allow
+condition they meet; or the history is ``world_readable``. Banned users see only
+``world_readable`` rooms. Rooms the user may not see are neither listed nor walked
+into; the requested room itself must be visible (403 ``M_FORBIDDEN`` otherwise,
+including unknown rooms). Rooms of other servers are skipped: fetching them needs
+federation.
+
+Paging: ``limit`` rooms per page (default 50, at most 100), ``max_depth`` (default
+and maximum 10), ``suggested_only`` (only children whose event says
+``suggested: true``). ``next_batch`` carries the walk itself: the stack of rooms still
+to visit and the rooms already listed, with the parameters they were made with, as
+base64url JSON, so any process can continue it; a changed ``suggested_only`` or
+``max_depth`` is 400 ``M_INVALID_PARAM`` as the spec requires.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from ranvier.core.events import Event, JsonDict
+from ranvier.http.types import MatrixError
+from ranvier.rooms.event_store import RoomInfo
+from ranvier.rooms.membership import MembershipService
+from ranvier.rooms.summary import RoomSummaries
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 100
+MAX_DEPTH = 10
+CHILD = "m.space.child"
+
+
+def _valid_order(value: Any) -> bool:
+    return (
+        isinstance(value, str) and len(value) <= 50 and all("\x20" <= ch <= "\x7e" for ch in value)
+    )
+
+
+def child_sort_key(ev: Event) -> tuple[int, str, int, str]:
+    """The spec's order of space children (see the module docstring)."""
+    order = ev.content.get("order")
+    key = order if isinstance(order, str) and _valid_order(order) else None
+    return (0 if key is not None else 1, key or "", ev.origin_server_ts, ev.state_key or "")
+
+
+def is_child_link(ev: Event) -> bool:
+    """Whether an ``m.space.child`` event links a room: a non-empty ``via`` list."""
+    via = ev.content.get("via")
+    return isinstance(via, list) and any(isinstance(v, str) for v in via) and bool(via)
+
+
+def _encode(data: JsonDict) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(data)).decode().rstrip("=")
+
+
+def _decode(token: str) -> JsonDict:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        data = orjson.loads(raw)
+    except (binascii.Error, ValueError):
+        raise MatrixError(400, "M_INVALID_PARAM", "Unknown pagination token") from None
+    if not isinstance(data, dict):
+        raise MatrixError(400, "M_INVALID_PARAM", "Unknown pagination token")
+    return data
+
+
+class HierarchyService:
+    """Walks the space tree of local rooms for one user."""
+
+    def __init__(self, membership: MembershipService, summaries: RoomSummaries) -> None:
+        self.membership = membership
+        self.rooms = membership.rooms
+        self.summaries = summaries
+
+    async def _state(self, room: RoomInfo, user_id: str) -> dict[tuple[str, str], Event]:
+        snapshot = await self.rooms.storage.current_state(room.nid)
+        keys = [
+            ("m.room.create", ""),
+            ("m.room.join_rules", ""),
+            ("m.room.history_visibility", ""),
+            ("m.room.member", user_id),
+        ]
+        return await self.rooms.storage.state_events(snapshot, keys)
+
+    async def visible(self, room: RoomInfo, user_id: str) -> bool:
+        """Whether ``user_id`` may see ``room`` in a hierarchy (module docstring)."""
+        state = await self._state(room, user_id)
+        member = state.get(("m.room.member", user_id))
+        membership = member.membership if member is not None else None
+        if membership in ("join", "invite"):
+            return True
+        hv = state.get(("m.room.history_visibility", ""))
+        if hv is not None and hv.content.get("history_visibility") == "world_readable":
+            return True
+        if membership == "ban":
+            return False
+        join_rules = state.get(("m.room.join_rules", ""))
+        rule = join_rules.content.get("join_rule") if join_rules is not None else None
+        rv = room.room_version
+        if rule == "public" or (rule == "knock" and rv.knock_allowed):
+            return True
+        if rule == "knock_restricted" and rv.knock_restricted_join_rule:
+            return True
+        if rule == "restricted" and rv.restricted_join_rule:
+            return await self.membership.meets_allow_conditions(user_id, join_rules)
+        return False
+
+    async def _children(self, room: RoomInfo, suggested_only: bool) -> list[Event]:
+        snapshot = await self.rooms.storage.current_state(room.nid)
+        type_nid = await self.rooms.storage.nids.types.lookup(CHILD)
+        if type_nid is None:
+            return []
+        nids = [e for (t, _), e in snapshot.state.items() if t == type_nid]
+        found = await self.rooms.events.get_by_nids(nids)
+        children = [
+            s.event
+            for s in found.values()
+            if is_child_link(s.event)
+            and (not suggested_only or s.event.content.get("suggested") is True)
+        ]
+        return sorted(children, key=child_sort_key)
+
+    async def hierarchy(
+        self,
+        user_id: str,
+        room_id: str,
+        *,
+        suggested_only: bool = False,
+        max_depth: int | None = None,
+        limit: int | None = None,
+        from_token: str | None = None,
+    ) -> JsonDict:
+        """The ``/hierarchy`` response (see the module docstring)."""
+        if limit is not None and limit <= 0:
+            raise MatrixError(400, "M_INVALID_PARAM", "limit must be greater than zero")
+        if max_depth is not None and max_depth < 0:
+            raise MatrixError(400, "M_INVALID_PARAM", "max_depth must not be negative")
+        page_size = min(limit or DEFAULT_LIMIT, MAX_LIMIT)
+        depth_limit = min(MAX_DEPTH if max_depth is None else max_depth, MAX_DEPTH)
+        root = await self.rooms.events.get_room(room_id)
+        if root is None or not await self.visible(root, user_id):
+            raise MatrixError(403, "M_FORBIDDEN", "You are not allowed to view this room")
+        stack: list[list[Any]] = [[room_id, 0]]
+        seen: set[str] = set()
+        if from_token is not None:
+            data = _decode(from_token)
+            if data.get("root") != room_id:
+                raise MatrixError(400, "M_INVALID_PARAM", "Unknown pagination token")
+            if data.get("suggested_only") != suggested_only or data.get("max_depth") != max_depth:
+                raise MatrixError(
+                    400,
+                    "M_INVALID_PARAM",
+                    "suggested_only and max_depth cannot change on paginated requests",
+                )
+            stack = [list(x) for x in data.get("stack", []) if isinstance(x, list)]
+            seen = {s for s in data.get("seen", []) if isinstance(s, str)}
+
+        rooms: list[JsonDict] = []
+        while stack and len(rooms) < page_size:
+            current_id, depth = stack.pop()
+            if not isinstance(current_id, str) or current_id in seen:
+                continue
+            seen.add(current_id)
+            info = await self.rooms.events.get_room(current_id)
+            if info is None or not await self.visible(info, user_id):
+                continue
+            entry = await self.summaries.summary(info)
+            children: list[Event] = []
+            if entry.get("room_type") == "m.space":
+                children = await self._children(info, suggested_only)
+            entry["children_state"] = [
+                {
+                    "type": ev.type,
+                    "state_key": ev.state_key,
+                    "content": ev.content,
+                    "sender": ev.sender,
+                    "origin_server_ts": ev.origin_server_ts,
+                }
+                for ev in children
+            ]
+            rooms.append(entry)
+            if isinstance(depth, int) and depth < depth_limit:
+                for ev in reversed(children):
+                    if ev.state_key not in seen:
+                        stack.append([ev.state_key, depth + 1])
+        out: JsonDict = {"rooms": rooms}
+        if stack:
+            out["next_batch"] = _encode(
+                {
+                    "root": room_id,
+                    "suggested_only": suggested_only,
+                    "max_depth": max_depth,
+                    "stack": stack,
+                    "seen": sorted(seen),
+                }
+            )
+        return out
