@@ -9,5 +9,9 @@ order), persists and publishes (:mod:`.outputs`, on :mod:`ranvier.bus`) local ev
 :mod:`.service` (create, send, state, event reads with :mod:`.visibility`),
 :mod:`.membership` and :mod:`.aliases` are what the API handlers call;
 :mod:`.presets` computes a new room's initial events and :mod:`.client_format`
-renders events for clients.
+renders events for clients. :mod:`.relation_store` (the relations index) and
+:mod:`.redactions` (applying redactions) run as persist hooks inside the event's
+transaction; :mod:`.render` turns batches of stored events into client events with
+redactions and bundled aggregations; :mod:`.relations` serves ``/relations`` and
+``/threads`` and :mod:`.reports` content reports.
 """
