@@ -13,5 +13,8 @@ renders events for clients. :mod:`.relation_store` (the relations index) and
 :mod:`.redactions` (applying redactions) run as persist hooks inside the event's
 transaction; :mod:`.render` turns batches of stored events into client events with
 redactions and bundled aggregations; :mod:`.relations` serves ``/relations`` and
-``/threads`` and :mod:`.reports` content reports.
+``/threads`` and :mod:`.reports` content reports. :mod:`.directory` (published
+rooms), :mod:`.summary` (room summaries), :mod:`.upgrade` (room upgrades),
+:mod:`.hierarchy` (spaces) and :mod:`.forgotten` (forgotten rooms) serve discovery
+and the membership extras.
 """
