@@ -250,6 +250,7 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.rooms.redaction_policy.is_admin = self._is_admin
         self.relations = RelationService(self.rooms, self.rooms.renderer)
         self.reports = ReportService(self.rooms, ReportStore(db))
         self.room_summaries = RoomSummaries(self.room_storage)

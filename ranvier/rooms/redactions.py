@@ -11,7 +11,10 @@ is built: a user may redact their own events with the power to send
 ``m.room.redaction`` (the auth rules check that), and others' events only with at
 least the room's *redact* level (else 403 ``M_FORBIDDEN``); the target, when known,
 must be in the same room (400 ``M_INVALID_PARAM``). An unknown target is allowed (it
-may arrive later over federation), as the room versions' rules allow.
+may arrive later over federation), as the room versions' rules allow. "Server
+administrators may redact events sent by users on their server": with an admin check
+set on :class:`RedactionPolicy`, a server admin who may send redactions in the room
+may redact any event of a user of this server.
 
 Applying (rooms fragment v3-handling-redactions): :class:`RedactionApplier` is a
 persist hook, so the redaction and its effect commit together. Each redaction is
@@ -32,7 +35,7 @@ redacted form with ``unsigned.redacted_because``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -74,7 +77,25 @@ def split_redacts(
     return {k: v for k, v in content.items() if k != "redacts"}, redacts
 
 
-def redaction_guard(storage: RoomStorage, room: RoomInfo, local: LocalEvent) -> Guard | None:
+AdminCheck = Callable[[str], Awaitable[bool]]
+"""``await is_admin(user_id)`` -> whether the user is an admin of this server."""
+
+
+class RedactionPolicy:
+    """Who may redact what; :meth:`check` is a ``RoomService.send_checks`` entry."""
+
+    def __init__(self, is_admin: AdminCheck | None = None) -> None:
+        self.is_admin = is_admin
+        """Set by the server to let its admins redact events of local users."""
+
+    def check(self, storage: RoomStorage, room: RoomInfo, local: LocalEvent) -> Guard | None:
+        """The pipeline guard of a local redaction, or None for other events."""
+        return redaction_guard(storage, room, local, self.is_admin)
+
+
+def redaction_guard(
+    storage: RoomStorage, room: RoomInfo, local: LocalEvent, is_admin: AdminCheck | None = None
+) -> Guard | None:
     """The pipeline guard of a local redaction (see the module docstring), or None for
     other events."""
     target_id = local.redacts
@@ -94,11 +115,17 @@ def redaction_guard(storage: RoomStorage, room: RoomInfo, local: LocalEvent) -> 
             ev = await ctx.get(*key)
             if ev is not None:
                 state[key] = ev
-        if get_user_power_level(local.sender, state) < get_named_power_level("redact", state):
-            raise MatrixError(
-                403, "M_FORBIDDEN", "You don't have permission to redact events of other users"
-            )
-        return None
+        if get_user_power_level(local.sender, state) >= get_named_power_level("redact", state):
+            return None
+        if (
+            is_admin is not None
+            and _same_server(target.event, local.sender)
+            and await is_admin(local.sender)
+        ):
+            return None
+        raise MatrixError(
+            403, "M_FORBIDDEN", "You don't have permission to redact events of other users"
+        )
 
     return guard
 
@@ -155,7 +182,7 @@ class RedactionApplier:
         return changed
 
     async def _allowed(self, redaction: Event, state_before: Snapshot, target: Event) -> bool:
-        if redaction.room_version.event_id_in_event or _same_server(redaction, target):
+        if redaction.room_version.event_id_in_event or _same_server(target, redaction.sender):
             return True
         state = await self.storage.state_events(state_before, _AUTH_KEYS)
         return redaction_allowed_at_serve_time(redaction, target, state)
@@ -169,5 +196,5 @@ class RedactionApplier:
         await self.relations.unindex(conn, target_nid)
 
 
-def _same_server(a: Event, b: Event) -> bool:
-    return a.sender.partition(":")[2] == b.sender.partition(":")[2]
+def _same_server(event: Event, user_id: str) -> bool:
+    return event.sender.partition(":")[2] == user_id.partition(":")[2]

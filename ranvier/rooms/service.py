@@ -10,7 +10,7 @@ module decides *what* to send and answers reads with the access rules of the spe
 * ``/send`` with idempotency per device, room and transaction id
   (client-server-api "Transaction identifiers"), and the checks of
   :attr:`RoomService.send_checks` run in the room's queue (redaction permissions,
-  :func:`ranvier.rooms.redactions.redaction_guard`; thread and annotation rules,
+  :class:`ranvier.rooms.redactions.RedactionPolicy`; thread and annotation rules,
   :func:`ranvier.rooms.relations.relation_guard`);
 * ``/state``: readable by joined users (current state), by users who left (the state
   when they left), and by anyone in ``world_readable`` rooms (client-server-api
@@ -53,7 +53,7 @@ from ranvier.rooms.presets import (
     parse_initial_state,
     pick_preset,
 )
-from ranvier.rooms.redactions import redaction_guard, split_redacts
+from ranvier.rooms.redactions import RedactionPolicy, split_redacts
 from ranvier.rooms.relations import relation_guard
 from ranvier.rooms.render import ClientEventRenderer
 from ranvier.rooms.state_store import Snapshot
@@ -103,7 +103,8 @@ class RoomService:
         self.default_room_version = get_room_version(default_room_version)
         self.profile_lookup = profile_lookup
         self.renderer = ClientEventRenderer(storage)
-        self.send_checks: list[SendCheck] = [redaction_guard, relation_guard]
+        self.redaction_policy = RedactionPolicy()
+        self.send_checks: list[SendCheck] = [self.redaction_policy.check, relation_guard]
 
     # ---- helpers --------------------------------------------------------------------
 

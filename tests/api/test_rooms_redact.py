@@ -139,3 +139,15 @@ async def test_send_m_room_redaction(hs: Hs) -> None:  # noqa: F811
         token=t["bob"],
     )
     assert status == 403
+
+
+async def test_server_admin_may_redact_local_users(hs: Hs) -> None:  # noqa: F811
+    """redaction.yaml: "Server administrators may redact events sent by users on their
+    server" (the admin still needs to be in the room to send the redaction)."""
+    room, users, t = await setup(hs, "11")
+    bobs = await send(hs, t["bob"], room, "bad", "b1")
+    assert (await hs.err("PUT", redact_url(room, bobs, "c1"), {}, token=t["carol"]))[0] == 403
+    await hs.server.accounts.accounts.set_admin(users["carol"], True)
+    out = await hs.ok("PUT", redact_url(room, bobs, "c2"), {}, token=t["carol"])
+    served = await get_event(hs, t["alice"], room, bobs)
+    assert served["unsigned"]["redacted_because"]["event_id"] == out["event_id"]
