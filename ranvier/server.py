@@ -83,7 +83,9 @@ from ranvier.ephemeral.read_markers import ReadMarkers
 from ranvier.ephemeral.receipts import ReceiptService
 from ranvier.ephemeral.receipts_store import ReceiptStore
 from ranvier.ephemeral.typing import TypingState
+from ranvier.federation.rooms import FederationRooms
 from ranvier.federation.service import Federation, FederationHooks
+from ranvier.federation.to_device_edu import to_device_edu_handler
 from ranvier.http.app import App, build_app
 from ranvier.http.metrics import Metrics, metrics_handler
 from ranvier.http.ratelimit import RateLimiter
@@ -250,7 +252,6 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
-        self.rooms.redaction_policy.is_admin = self._is_admin
         self.relations = RelationService(self.rooms, self.rooms.renderer)
         self.reports = ReportService(self.rooms, ReportStore(db))
         self.room_summaries = RoomSummaries(self.room_storage)
@@ -319,8 +320,14 @@ class Homeserver:
             PresenceApi(self.presence),
             KeysApi(self.federation.local_keys, self.federation.keyring),
         ]
+        self.federation_rooms: FederationRooms | None = None
         if not config.global_.disable_federation:
             fed_auth = self.federation.authenticator
+            self.federation_rooms = FederationRooms(
+                config, db, self.federation, self.room_input, self.bus
+            )
+            self.membership.remote_join = self.federation_rooms.joiner.join
+            apis.append(self.federation_rooms)
             apis += [
                 FederationVersionApi(),
                 FederationQueryApi(self.accounts, fed_auth),
@@ -331,6 +338,10 @@ class Homeserver:
         # Sync, pagination and send-to-device (ranvier.sync).
         self.notifier = Notifier()
         self.to_device = ToDeviceStore(db, DeviceStore(db))
+        if self.federation_rooms is not None:
+            self.federation_rooms.edus.register_edu_handler(
+                "m.direct_to_device", to_device_edu_handler(self.to_device, self.rooms.is_local)
+            )
         self.sync = SyncService(
             self.room_storage,
             self.account_data,
@@ -431,6 +442,8 @@ class Homeserver:
                 lambda: float(self.http.connection_count if self.http else 0),
             )
             self.metrics.start_loop_lag_sampler()
+            if self.federation_rooms is not None:
+                await self.federation_rooms.start()
             await self.presence.start()
         bound: list[tuple[str, int]] = []
         if http_bind is not None:
@@ -454,6 +467,8 @@ class Homeserver:
         await self.metrics.stop()
         await self.room_input.queues.drain()
         await self.bus.close()
+        if self.federation_rooms is not None:
+            await self.federation_rooms.stop()
         await self.presence.stop()
         self.typing.close()
         await self.auth.close()

@@ -18,9 +18,10 @@ server of a request or raises:
 
 A sender holding several keys may send several ``X-Matrix`` credentials (joined
 into one header value by the HTTP layer); the first that verifies wins. The origin
-is left in ``request.context`` under :data:`ORIGIN_KEY`. Handlers either hold the
-authenticator or call the module-level :func:`require_server`, which finds it in
-``request.context`` where :func:`with_server_authenticator` put it.
+is left in ``request.context`` under :data:`ORIGIN_KEY`, and the ``listeners`` hear
+it (the outbound sender wakes its queue for a server that contacts us). Handlers
+either hold the authenticator or call the module-level :func:`require_server`, which
+finds it in ``request.context`` where :func:`with_server_authenticator` put it.
 """
 
 from __future__ import annotations
@@ -75,6 +76,9 @@ class ServerAuthenticator:
         self.keyring = keyring
         self.is_denied = is_denied
         self.clock = clock or (lambda: int(time.time() * 1000))
+        self.listeners: list[Callable[[str], None]] = []
+        """Called with the origin of every authenticated request (the outbound sender
+        retries a destination at once when it hears from it)."""
 
     async def require_server(self, request: Request) -> str:
         """The authenticated origin server of ``request`` (see the module docstring)."""
@@ -98,6 +102,8 @@ class ServerAuthenticator:
             if self.is_denied is not None and self.is_denied(origin):
                 raise MatrixError(403, "M_FORBIDDEN", "Server is not allowed here")
             request.context[ORIGIN_KEY] = origin
+            for listener in self.listeners:
+                listener(origin)
             return origin
         raise error or _unauthorized("No X-Matrix credentials")
 

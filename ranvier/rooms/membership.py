@@ -29,11 +29,13 @@ Also here (client-server-api "Knocking on rooms", "Restricted rooms", "Leaving r
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from ranvier.core.auth import get_named_power_level, get_user_power_level
 from ranvier.core.events import Event, JsonDict
-from ranvier.core.ids import InvalidIdentifier, parse_room_alias
+from ranvier.core.ids import InvalidIdentifier, parse_room_alias, server_name_of
 from ranvier.http.types import MatrixError
 from ranvier.rooms.client_format import client_event
 from ranvier.rooms.event_store import RoomInfo
@@ -46,12 +48,20 @@ from ranvier.rooms.summary import allowed_room_ids
 AUTHORISING_USER = "join_authorised_via_users_server"
 
 
+RemoteJoin = Callable[[str, str, Sequence[str], dict[str, Any]], Awaitable[str]]
+"""``await remote_join(room_id, user_id, servers, content)`` -> the join event id
+(:class:`ranvier.federation.joins.RemoteJoiner`)."""
+
+
 class MembershipService:
     """Sends membership events on behalf of local users."""
 
     def __init__(self, rooms: RoomService, forgotten: ForgottenStore | None = None) -> None:
         self.rooms = rooms
         self.forgotten = forgotten if forgotten is not None else ForgottenStore(rooms.storage.db)
+        self.remote_join: RemoteJoin | None = None
+        """Joins rooms this server is not in, over federation (set by the composition
+        root when federation is enabled)."""
 
     async def _send(
         self,
@@ -83,8 +93,28 @@ class MembershipService:
             raise MatrixError(400, "M_INVALID_PARAM", "Expected a room ID or alias")
         return await self.rooms.room(room_id)
 
-    async def join(self, room_id_or_alias: str, user_id: str, reason: str | None = None) -> str:
-        """Join a local room; return its id. Joining again changes nothing."""
+    async def join(
+        self,
+        room_id_or_alias: str,
+        user_id: str,
+        reason: str | None = None,
+        servers: Sequence[str] = (),
+    ) -> str:
+        """Join a room; return its id. Joining again changes nothing. A room id this
+        server does not know is joined over federation through ``servers`` (and the
+        server named in the room id) when :attr:`remote_join` is set."""
+        known = room_id_or_alias.startswith("#") or (
+            await self.rooms.events.get_room(room_id_or_alias) is not None
+        )
+        if not known and self.remote_join is not None and room_id_or_alias.startswith("!"):
+            content = await self.rooms.member_content(user_id, "join")
+            if reason is not None:
+                content["reason"] = reason
+            candidates = list(servers)
+            with contextlib.suppress(InvalidIdentifier, ValueError):
+                candidates.append(server_name_of(room_id_or_alias))
+            await self.remote_join(room_id_or_alias, user_id, candidates, content)
+            return room_id_or_alias
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "join")
         authoriser = await self.restricted_join_authoriser(room, user_id)

@@ -1,0 +1,308 @@
+"""Joining rooms over federation: ``make_join`` / ``send_join`` (v2), both sides.
+
+Spec: server-server-api "Joining Rooms" (make_join, send_join v2), joins-v2.yaml,
+joins-v1.yaml (make_join); "Server Access Control Lists (ACLs)".
+
+Theory of operation
+-------------------
+*Resident side* (:class:`JoinResident`, a room this server is in):
+
+* ``make_join`` answers a join template built on the room's forward extremities and
+  current state, as this server would build a local event (auth events selected per
+  "Auth events selection"), without hashes and signatures, after checking the join
+  would pass the auth rules now (403 ``M_FORBIDDEN``), that the user belongs to the
+  asking server (403) and that the asker supports the room version (400
+  ``M_INCOMPATIBLE_ROOM_VERSION``);
+* ``send_join`` takes the signed join back, checks it is that user's join with the
+  id in the path, runs it through the remote room input like any received PDU (it
+  must be accepted: 403 otherwise), and answers the state before the join with its
+  auth chain, the servers in the room and ``members_omitted: false`` (the whole state
+  is always sent).
+
+*Joining side* (:class:`RemoteJoiner`): ``make_join`` at the first candidate server
+that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_event`),
+``send_join``, then check every returned event (format, signatures, content hash,
+auth against its own auth events) and store the auth chain and state as outliers, the
+state as the room's first snapshot, and the join as the first event of the room's
+timeline with that state before it. The join is published on the bus like any event
+(so sync shows the room); later events arrive through ``/send``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ranvier.bus import Bus
+from ranvier.core.auth import AuthError, auth_types_for_event, check_auth_rules
+from ranvier.core.builder import build_event, new_v1_event_id, select_auth_events
+from ranvier.core.events import Event, JsonDict
+from ranvier.core.hashes import compute_event_id
+from ranvier.core.ids import InvalidIdentifier, server_name_of
+from ranvier.core.room_versions import (
+    KNOWN_ROOM_VERSIONS,
+    EventFormat,
+    UnknownRoomVersion,
+    get_room_version,
+)
+from ranvier.core.signing import SigningKey, sign_event
+from ranvier.federation.client import FederationClient, FederationError, path_segment
+from ranvier.federation.room_data import RoomData
+from ranvier.http.types import MatrixError
+from ranvier.rooms.event_store import RoomInfo
+from ranvier.rooms.outputs import ROOM_EVENTS, RoomEventPersisted
+from ranvier.rooms.remote import CREATE_KEY, PduDropped, RemoteInput
+from ranvier.rooms.remote_store import RemoteEvent
+
+logger = logging.getLogger(__name__)
+
+MAX_PREV_EVENTS = 20
+
+
+def _server(user_id: str) -> str | None:
+    try:
+        return server_name_of(user_id)
+    except (InvalidIdentifier, ValueError):
+        return None
+
+
+class JoinResident:
+    """make_join / send_join for rooms this server is in."""
+
+    def __init__(
+        self,
+        remote: RemoteInput,
+        data: RoomData,
+        server_name: str,
+        signing_key: SigningKey,
+    ) -> None:
+        self.remote = remote
+        self.storage = remote.storage
+        self.events = remote.storage.events
+        self.data = data
+        self.server_name = server_name
+        self.signing_key = signing_key
+
+    async def _room(self, room_id: str, origin: str) -> RoomInfo:
+        room = await self.data.room_for(room_id, origin)
+        if not await self.remote.is_joined(room):
+            raise MatrixError(404, "M_NOT_FOUND", "This server is not in the room")
+        return room
+
+    async def make_join(
+        self, origin: str, room_id: str, user_id: str, versions: Sequence[str]
+    ) -> JsonDict:
+        """``GET /make_join/{roomId}/{userId}?ver=...``."""
+        if _server(user_id) != origin:
+            raise MatrixError(403, "M_FORBIDDEN", "User does not belong to the asking server")
+        room = await self._room(room_id, origin)
+        rv = room.room_version
+        if rv.identifier not in versions:
+            raise MatrixError(
+                400,
+                "M_INCOMPATIBLE_ROOM_VERSION",
+                "Your server does not support this room's version",
+                room_version=rv.identifier,
+            )
+        content = {"membership": "join"}
+        current = await self.storage.current_state(room.nid)
+        needed = set(auth_types_for_event(rv, "m.room.member", user_id, user_id, content))
+        needed.add(CREATE_KEY)
+        state = await self.storage.state_events(current, needed)
+        auth = select_auth_events(rv, "m.room.member", user_id, user_id, content, state)
+        ext = await self.events.forward_extremities(room.nid)
+        prev = [s.event for s in (await self.events.get_by_nids(ext[-MAX_PREV_EVENTS:])).values()]
+        event = build_event(
+            room_version=rv,
+            room_id=room.room_id,
+            sender=user_id,
+            event_type="m.room.member",
+            content=content,
+            state_key=user_id,
+            prev_events=prev,
+            auth_events=auth,
+            origin=self.server_name,
+            signing_key=self.signing_key,
+        )
+        try:
+            check_auth_rules(event, state)
+        except AuthError as exc:
+            raise MatrixError(403, "M_FORBIDDEN", f"You cannot join: {exc.reason}") from None
+        template = dict(event.pdu)
+        for key in ("signatures", "hashes", "unsigned"):
+            template.pop(key, None)
+        if rv.event_format is EventFormat.V1:
+            template.pop("event_id", None)
+        template["origin"] = origin
+        return {"event": template, "room_version": rv.identifier}
+
+    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
+        """``PUT /v2/send_join/{roomId}/{eventId}``."""
+        room = await self._room(room_id, origin)
+        rv = room.room_version
+        try:
+            event, _ = await self.remote.parse(pdu, rv, room.room_id)
+        except PduDropped as exc:
+            raise MatrixError(400, "M_BAD_JSON", str(exc)) from None
+        if event.event_id != event_id:
+            raise MatrixError(400, "M_BAD_JSON", "Event id does not match the path")
+        if (
+            event.type != "m.room.member"
+            or event.membership != "join"
+            or event.state_key != event.sender
+            or _server(event.sender) != origin
+        ):
+            raise MatrixError(400, "M_BAD_JSON", "Not a join of a user of the asking server")
+        try:
+            outcome = await self.remote.receive(origin, pdu)
+        except PduDropped as exc:
+            raise MatrixError(400, "M_BAD_JSON", str(exc)) from None
+        if outcome.status != "accepted":
+            raise MatrixError(403, "M_FORBIDDEN", f"Join refused: {outcome.reason}")
+        stored = await self.events.get_by_id(event_id)
+        assert stored is not None
+        before = await self.storage.snapshot(stored.state_before_nid)
+        state = list((await self.storage.state_events(before)).values())
+        chain = await self.data.auth_chain([*state, stored.event])
+        return {
+            "origin": self.server_name,
+            "state": [e.pdu for e in state],
+            "auth_chain": [e.pdu for e in chain],
+            "event": stored.event.pdu,
+            "members_omitted": False,
+            "servers_in_room": sorted(await self.data.servers_in_room(room)),
+        }
+
+
+class RemoteJoiner:
+    """Joins local users to rooms hosted elsewhere."""
+
+    def __init__(
+        self,
+        remote: RemoteInput,
+        client: FederationClient,
+        bus: Bus,
+        server_name: str,
+        signing_key: SigningKey,
+    ) -> None:
+        self.remote = remote
+        self.storage = remote.storage
+        self.client = client
+        self.bus = bus
+        self.server_name = server_name
+        self.signing_key = signing_key
+
+    async def join(
+        self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict
+    ) -> str:
+        """Join ``user_id`` to ``room_id`` through the first of ``servers`` that
+        answers; return the join event id. 404 ``M_NOT_FOUND`` if none can help."""
+        last: Exception | None = None
+        for server in dict.fromkeys(s for s in servers if s != self.server_name):
+            try:
+                return await self._join_via(server, room_id, user_id, content)
+            except (FederationError, PduDropped, ValueError, KeyError) as exc:
+                logger.info("joining %s through %s failed: %r", room_id, server, exc)
+                last = exc
+        raise MatrixError(404, "M_NOT_FOUND", f"No server could help joining the room: {last}")
+
+    async def _join_via(self, server: str, room_id: str, user_id: str, content: JsonDict) -> str:
+        v1 = "/_matrix/federation/v1"
+        made = await self.client.get_json(
+            server,
+            f"{v1}/make_join/{path_segment(room_id)}/{path_segment(user_id)}",
+            {"ver": list(KNOWN_ROOM_VERSIONS)},
+        )
+        try:
+            rv = get_room_version(str(made.get("room_version", "1")))
+        except UnknownRoomVersion:
+            raise ValueError("unsupported room version") from None
+        template = made["event"]
+        if not isinstance(template, dict):
+            raise ValueError("make_join answered no event")
+        pdu = dict(template)
+        pdu["content"] = {**content, **pdu.get("content", {}), "membership": "join"}
+        pdu["origin_server_ts"] = int(time.time() * 1000)
+        pdu.pop("origin", None)
+        if rv.event_format is EventFormat.V1:
+            pdu["event_id"] = new_v1_event_id(self.server_name)
+        if pdu.get("sender") != user_id or pdu.get("state_key") != user_id:
+            raise ValueError("make_join template is not for this user")
+        signed = sign_event(pdu, self.server_name, self.signing_key, rv)
+        event_id = compute_event_id(signed, rv)
+        answer = await self.client.put_json(
+            server,
+            f"/_matrix/federation/v2/send_join/{path_segment(room_id)}/{path_segment(event_id)}",
+            signed,
+        )
+        if isinstance(answer.get("event"), dict):
+            signed = answer["event"]
+        return await self._store_join(server, room_id, rv, signed, answer)
+
+    async def _store_join(
+        self, server: str, room_id: str, rv: Any, join_pdu: JsonDict, answer: JsonDict
+    ) -> str:
+        remote = self.remote
+        state_pdus, chain_pdus = answer.get("state"), answer.get("auth_chain")
+        if not isinstance(state_pdus, list) or not isinstance(chain_pdus, list):
+            raise ValueError("send_join answered no state or auth_chain")
+        join, _ = await remote.parse(join_pdu, rv, room_id)
+        parsed: dict[str, Event] = {}
+        for pdu in [*chain_pdus, *state_pdus]:
+            ev, _ = await remote.parse(pdu, rv, room_id)
+            parsed[ev.event_id] = ev
+        state_ids = set()
+        for pdu in state_pdus:
+            state_ids.add(compute_event_id(pdu, rv) if isinstance(pdu, dict) else "")
+        create = next(
+            (e for e in parsed.values() if e.type == "m.room.create" and e.state_key == ""), None
+        )
+        if create is None:
+            raise ValueError("no create event in the join answer")
+
+        async def job() -> str:
+            room = await remote.store.create_room(
+                room_id, rv, create.sender, create.origin_server_ts
+            )
+            await remote.store_outliers(room, list(parsed.values()))
+            state = {
+                e.state_tuple: e.event_id
+                for e in parsed.values()
+                if e.event_id in state_ids and e.state_key is not None
+            }
+            for event_id in state.values():
+                stored = await self.storage.events.get_by_id(event_id)
+                if stored is None or stored.rejected:
+                    raise ValueError(f"state event {event_id} failed its auth checks")
+            before = await remote.store.write_state(room, await remote.store.state_map_nids(state))
+            events = await remote.resolver.load_events(state.values())
+            before_events = {k: events[v] for k, v in state.items()}
+            try:
+                check_auth_rules(join, before_events)
+            except AuthError as exc:
+                raise ValueError(f"the join does not pass the auth rules: {exc.reason}") from None
+            pair = await self.storage.nids.assign_key("m.room.member", join.sender)
+            current = {**before.state, pair: 0}
+            old = await self.storage.current_state(room.nid)
+            persisted = await remote.store.persist_event(
+                RemoteEvent(join, room, before, current=current, old_current=old)
+            )
+            await self.bus.publish(
+                ROOM_EVENTS,
+                RoomEventPersisted(
+                    room_id=room.room_id,
+                    event_id=join.event_id,
+                    stream_ordering=persisted.stored.stream_ordering,
+                    room_version=rv.identifier,
+                    event_type=join.type,
+                    state_key=join.state_key,
+                    sender=join.sender,
+                    membership="join",
+                    pdu=join.pdu,
+                ),
+            )
+            return join.event_id
+
+        return await remote.queues.run(room_id, job)
