@@ -7,9 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ranvier.core.builder import build_event, select_auth_events
+from ranvier.core.events import Event
+from ranvier.core.signing import SigningKey, generate_signing_key
+from ranvier.federation.client import RemoteError, path_segment
+from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import StoredEvent
 from tests.federation.peers import Peer, start_peer
 
@@ -39,9 +45,7 @@ async def has_event(peer: Peer, event_id: str) -> bool:
     return found is not None and not found.rejected and not found.soft_failed
 
 
-async def shared_room(
-    a: Peer, b: Peer, room_version: str = "10"
-) -> tuple[str, str, str]:
+async def shared_room(a: Peer, b: Peer, room_version: str = "10") -> tuple[str, str, str]:
     """alice@A creates a public room, bob@B joins it over federation."""
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
@@ -89,3 +93,190 @@ async def _name_is(peer: Peer, room_id: str, user: str, name: str) -> bool:
     except Exception:
         return False
     return content.get("name") == name
+
+
+# ---- crafted PDUs from B, sent straight to A's /send ----------------------------------
+
+
+async def _state(peer: Peer, room_id: str) -> dict[tuple[str, str], Event]:
+    storage = peer.hs.room_storage
+    room = await storage.events.get_room(room_id)
+    assert room is not None
+    return await storage.state_events(await storage.current_state(room.nid))
+
+
+async def craft(
+    a: Peer,
+    b: Peer,
+    room_id: str,
+    sender: str,
+    event_type: str,
+    content: dict[str, Any],
+    *,
+    state_key: str | None = None,
+    prev: list[Event] | None = None,
+    key: SigningKey | None = None,
+) -> Event:
+    """An event by ``sender`` (a user of B), signed by B, built on A's current DAG."""
+    storage = a.hs.room_storage
+    room = await storage.events.get_room(room_id)
+    assert room is not None
+    state = await _state(a, room_id)
+    if prev is None:
+        ext = await storage.events.forward_extremities(room.nid)
+        prev = [s.event for s in (await storage.events.get_by_nids(ext)).values()]
+    auth = select_auth_events(room.room_version, event_type, state_key, sender, content, state)
+    return build_event(
+        room_version=room.room_version,
+        room_id=room_id,
+        sender=sender,
+        event_type=event_type,
+        content=content,
+        state_key=state_key,
+        prev_events=prev,
+        auth_events=auth,
+        origin=b.name,
+        signing_key=key or b.key,
+    )
+
+
+async def send_txn(b: Peer, a: Peer, txn_id: str, pdus: list[Any], **extra: Any) -> Any:
+    body = {"origin": b.name, "origin_server_ts": 1, "pdus": pdus, **extra}
+    return await b.hs.federation.client.put_json(
+        a.name, f"/_matrix/federation/v1/send/{txn_id}", body
+    )
+
+
+async def test_bad_pdus_dropped_redacted_rejected(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, bob = await shared_room(a, b)
+
+    # A forged signature (a key B never published, under B's key id): dropped.
+    forger = generate_signing_key(b.key.version)
+    forged = await craft(a, b, room_id, bob, "m.room.message", {"body": "x"}, key=forger)
+    # A wrong content hash: the body was changed after signing; redacted, then accepted.
+    honest = await craft(a, b, room_id, bob, "m.room.message", {"body": "original"})
+    tampered = dict(honest.pdu)
+    tampered["content"] = {"body": "changed"}
+    answer = await send_txn(b, a, "t1", [forged.pdu, tampered])
+    assert "error" in answer["pdus"][forged.event_id]
+    assert "signature" in answer["pdus"][forged.event_id]["error"]
+    assert await stored(a, forged.event_id) is None
+    assert answer["pdus"][honest.event_id] == {}
+    kept = await stored(a, honest.event_id)
+    assert kept is not None and kept.event.content == {} and not kept.rejected
+
+    # bob (power 0) changing the power levels fails the auth rules: rejected, not served.
+    pl = (await _state(a, room_id))[("m.room.power_levels", "")]
+    grab = dict(pl.content)
+    grab["users"] = {**grab.get("users", {}), bob: 100}
+    bad = await craft(a, b, room_id, bob, "m.room.power_levels", grab, state_key="")
+    answer = await send_txn(b, a, "t2", [bad.pdu])
+    assert answer["pdus"][bad.event_id]["error"].startswith("rejected")
+    rejected = await stored(a, bad.event_id)
+    assert rejected is not None and rejected.rejected
+    assert (await _state(a, room_id))[("m.room.power_levels", "")].event_id == pl.event_id
+    with pytest.raises(RemoteError) as err:
+        await b.hs.federation.client.get_json(
+            a.name, f"/_matrix/federation/v1/event/{path_segment(bad.event_id)}"
+        )
+    assert err.value.status == 404
+    with pytest.raises(MatrixError):
+        await a.hs.rooms.get_event(room_id, bad.event_id, alice)
+    # A later event built on the rejected one is still accepted (spec "Rejection").
+    after = await craft(a, b, room_id, bob, "m.room.message", {"body": "on"}, prev=[bad])
+    assert (await send_txn(b, a, "t3", [after.pdu]))["pdus"] == {after.event_id: {}}
+    counts = a.hs.federation_rooms.remote.counts if a.hs.federation_rooms else {}
+    assert counts.get("dropped") == 1 and counts.get("rejected") == 1
+
+
+async def test_transaction_rules(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, _, bob = await shared_room(a, b)
+    first = await craft(a, b, room_id, bob, "m.room.message", {"body": "1"})
+    answer = await send_txn(b, a, "same", [first.pdu])
+    assert answer == {"pdus": {first.event_id: {}}}
+    # The same transaction id again answers the stored response, processing nothing new.
+    second = await craft(a, b, room_id, bob, "m.room.message", {"body": "2"})
+    assert await send_txn(b, a, "same", [second.pdu]) == answer
+    assert await stored(a, second.event_id) is None
+    # At most 50 PDUs, 100 EDUs.
+    with pytest.raises(RemoteError) as err:
+        await send_txn(b, a, "big", [first.pdu] * 51)
+    assert err.value.status == 400
+    with pytest.raises(RemoteError) as err:
+        await send_txn(b, a, "edus", [], edus=[{"edu_type": "x", "content": {}}] * 101)
+    assert err.value.status == 400
+    # The body's origin must be the authenticated server.
+    with pytest.raises(RemoteError) as err:
+        await b.hs.federation.client.put_json(
+            a.name, "/_matrix/federation/v1/send/o", {"origin": "evil.example", "pdus": []}
+        )
+    assert err.value.status == 403
+    # PDUs of rooms A is not in get an error entry; EDUs reach registered handlers.
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def handler(origin: str, content: dict[str, Any]) -> None:
+        seen.append((origin, content))
+
+    assert a.hs.federation_rooms is not None
+    a.hs.federation_rooms.edus.register_edu_handler("org.example.ping", handler)
+    stray = dict(first.pdu, room_id="!nowhere:elsewhere.example")
+    answer = await send_txn(
+        b, a, "mixed", [stray], edus=[{"edu_type": "org.example.ping", "content": {"n": 1}}]
+    )
+    assert [v for v in answer["pdus"].values()] == [{"error": "this server is not in the room"}]
+    assert seen == [(b.name, {"n": 1})]
+
+
+async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, _ = await shared_room(a, b)
+    # carol@B joins too; then alice bans carol. carol's server later sends an event
+    # built before the ban: it passes at its own state, fails at the current one.
+    carol = f"@carol:{b.name}"
+    await b.hs.accounts.create_account(carol, "pw")
+    await b.hs.membership.join(room_id, carol, servers=[a.name])
+
+    async def carol_joined() -> bool:
+        return carol in await a.hs.rooms.joined_members(room_id, alice)
+
+    await eventually(carol_joined)  # B was in the room: a local join, sent by /send
+    storage = a.hs.room_storage
+    room = await storage.events.get_room(room_id)
+    assert room is not None
+    before_ban = [
+        s.event
+        for s in (
+            await storage.events.get_by_nids(await storage.events.forward_extremities(room.nid))
+        ).values()
+    ]
+    state_before_ban = await _state(a, room_id)
+    await a.hs.membership.ban(room_id, alice, carol)
+    content = {"body": "evading the ban"}
+    evading = build_event(
+        room_version=room.room_version,
+        room_id=room_id,
+        sender=carol,
+        event_type="m.room.message",
+        content=content,
+        prev_events=before_ban,
+        auth_events=select_auth_events(
+            room.room_version, "m.room.message", None, carol, content, state_before_ban
+        ),
+        origin=b.name,
+        signing_key=b.key,
+    )
+    answer = await send_txn(b, a, "soft", [evading.pdu])
+    assert answer == {"pdus": {evading.event_id: {}}}
+    kept = await stored(a, evading.event_id)
+    assert kept is not None and kept.soft_failed and not kept.rejected
+    assert kept.nid not in await storage.events.forward_extremities(room.nid)
+    assert a.hs.federation_rooms is not None
+    assert a.hs.federation_rooms.remote.counts.get("soft_failed") == 1
