@@ -43,7 +43,7 @@ from ranvier.api.client.filters import FiltersApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.messages import MessagesApi
-from ranvier.api.client.presence import PresenceApi
+from ranvier.api.client.presence import PresenceApi, count_activity
 from ranvier.api.client.profile import ProfileApi
 from ranvier.api.client.read_markers import ReadMarkersApi
 from ranvier.api.client.receipts import ReceiptsApi
@@ -390,7 +390,7 @@ class Homeserver:
 
     def add_routes(self, routes: Iterable[RouteDef]) -> None:
         """Add routes of a component, made able to use :func:`ranvier.api.auth.require_user`."""
-        for method, pattern, handler in routes:
+        for method, pattern, handler in count_activity(self.presence, routes):
             self.router.add(method, pattern, with_authenticator(self.auth, handler))
 
     async def _is_admin(self, user_id: str) -> bool:

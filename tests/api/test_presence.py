@@ -45,3 +45,21 @@ async def test_presence_get_put(client: Client) -> None:
     assert got["presence"] == "unavailable" and "status_msg" not in got
     status, got = await client.request("GET", f"{V3}/presence/nobody/status", token=a)
     assert (status, got["errcode"]) == (400, "M_INVALID_PARAM")
+
+
+async def test_room_actions_count_as_activity(client: Client) -> None:
+    room_id, alice, _bob = await room_with_two(client)
+    a = alice["access_token"]
+    a_path = f"{V3}/presence/{quote(alice['user_id'])}/status"
+    assert (await client.request("PUT", a_path, {"presence": "offline"}, token=a))[0] == 200
+    assert (await client.request("GET", a_path, token=a))[1]["presence"] == "offline"
+    # Typing sends no room event: only the request itself counts.
+    typing = f"{V3}/rooms/{room_id}/typing/{quote(alice['user_id'])}"
+    assert (await client.request("PUT", typing, {"typing": True}, token=a))[0] == 200
+    status, got = await client.request("GET", a_path, token=a)
+    assert got["presence"] == "online" and got["currently_active"] is True
+    # A failed request is not activity.
+    assert (await client.request("PUT", a_path, {"presence": "offline"}, token=a))[0] == 200
+    status, _ = await client.request("PUT", typing, {"typing": "x"}, token=a)
+    assert status == 400
+    assert (await client.request("GET", a_path, token=a))[1]["presence"] == "offline"

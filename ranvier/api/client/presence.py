@@ -5,15 +5,52 @@ and must be ``online``, ``unavailable`` or ``offline``, ``status_msg`` a string 
 ``M_INVALID_PARAM`` / ``M_MISSING_PARAM``). Anyone sharing a joined room with the user
 may read it, others get 403 ``M_FORBIDDEN`` (:mod:`ranvier.ephemeral.presence`).
 Guests are refused (the guest access module does not list these endpoints).
+
+:func:`count_activity` wraps the routes through which a user acts in rooms (sending,
+state, membership, receipts, typing, room creation) so that a successful request is
+presence activity at once, before its response ("Last active ago": a pro-active event
+"may be sending a message to a room"); the room events bus does the same for every
+local event, later and idempotently.
 """
 
 from __future__ import annotations
 
-from ranvier.api.auth import require_user
+from collections.abc import Iterable
+
+from ranvier.api.auth import Requester, require_user
 from ranvier.api.client.common import V3, RouteDef, check_user_id, ensure_self
 from ranvier.ephemeral.presence import PresenceService
 from ranvier.http.parse import parse_json_body, require_str
+from ranvier.http.router import Handler
 from ranvier.http.types import Request, Response, json_response
+
+ACTIVE_PREFIXES = (f"{V3}/rooms/", f"{V3}/join/", f"{V3}/knock/", f"{V3}/createRoom")
+"""Paths under which a successful ``PUT``/``POST`` counts as presence activity."""
+
+
+def _counting(presence: PresenceService, handler: Handler) -> Handler:
+    async def wrapped(request: Request) -> Response:
+        response = await handler(request)
+        requester = request.context.get("requester")
+        if response.status == 200 and isinstance(requester, Requester):
+            await presence.bump_active(requester.user_id)
+        return response
+
+    return wrapped
+
+
+def count_activity(presence: PresenceService, routes: Iterable[RouteDef]) -> list[RouteDef]:
+    """``routes`` with the handlers of room actions wrapped to count as activity."""
+    return [
+        (
+            method,
+            pattern,
+            _counting(presence, handler)
+            if method in ("PUT", "POST") and pattern.startswith(ACTIVE_PREFIXES)
+            else handler,
+        )
+        for method, pattern, handler in routes
+    ]
 
 
 class PresenceApi:
