@@ -280,3 +280,149 @@ async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
     assert kept.nid not in await storage.events.forward_extremities(room.nid)
     assert a.hs.federation_rooms is not None
     assert a.hs.federation_rooms.remote.counts.get("soft_failed") == 1
+
+
+async def test_gap_fetched_with_get_missing_events(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, _, bob = await shared_room(a, b)
+    fed_b = b.hs.federation_rooms
+    fed_a = a.hs.federation_rooms
+    assert fed_a is not None and fed_b is not None
+    # B sends three messages while its sender is stopped, then queues only the last:
+    # A sees an event whose prev events it lacks and asks B for them.
+    await b.hs.bus.close()  # deliver what the bus holds before stopping the sender
+    await fed_b.sender.stop()
+    ids = [
+        await b.hs.rooms.send_event(room_id, bob, "m.room.message", {"body": f"m{i}"})
+        for i in range(3)
+    ]
+    last = await stored(b, ids[-1])
+    assert last is not None
+    await fed_b.sender.start(b.hs.bus)
+    await fed_b.sender.queue_pdu([a.name], last.event.pdu)
+    await eventually(lambda: has_event(a, ids[-1]))
+    for event_id in ids:
+        assert await has_event(a, event_id)
+    assert fed_a.source.requests.get("get_missing_events") == 1
+    assert "state_ids" not in fed_a.source.requests
+
+
+async def test_served_room_data(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    c = await start_peer(tmp_path / "c")
+    peers += [a, b, c]
+    room_id, alice, bob = await shared_room(a, b)
+    sent = [
+        await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": f"s{i}"})
+        for i in range(5)
+    ]
+    client = b.hs.federation.client
+    v1 = "/_matrix/federation/v1"
+    rid = path_segment(room_id)
+    ids = await client.get_json(a.name, f"{v1}/state_ids/{rid}", {"event_id": sent[-1]})
+    state = await _state(a, room_id)
+    assert set(ids["pdu_ids"]) == {e.event_id for e in state.values()}
+    assert state[("m.room.create", "")].event_id in ids["auth_chain_ids"]
+    full = await client.get_json(a.name, f"{v1}/state/{rid}", {"event_id": sent[-1]})
+    assert sorted(p["type"] for p in full["pdus"]) == sorted(k[0] for k in state)
+    auth = await client.get_json(a.name, f"{v1}/event_auth/{rid}/{path_segment(sent[0])}")
+    types = {p["type"] for p in auth["auth_chain"]}
+    assert {"m.room.create", "m.room.power_levels", "m.room.member"} <= types
+    back = await client.get_json(a.name, f"{v1}/backfill/{rid}", {"v": [sent[-1]], "limit": 3})
+    assert [p["content"].get("body") for p in back["pdus"]] == ["s4", "s3", "s2"]
+    missing = await client.post_json(
+        a.name,
+        f"{v1}/get_missing_events/{rid}",
+        {"earliest_events": [sent[0]], "latest_events": [sent[-1]], "limit": 10},
+    )
+    assert [p["content"]["body"] for p in missing["events"]] == ["s1", "s2", "s3"]
+    # A server with nobody in the room is refused.
+    for path, query in (
+        (f"{v1}/state_ids/{rid}", {"event_id": sent[-1]}),
+        (f"{v1}/backfill/{rid}", {"v": [sent[-1]], "limit": 3}),
+    ):
+        with pytest.raises(RemoteError) as err:
+            await c.hs.federation.client.get_json(a.name, path, query)
+        assert err.value.status == 403
+    with pytest.raises(RemoteError) as err:
+        await c.hs.federation.client.get_json(a.name, f"{v1}/event/{path_segment(sent[0])}")
+    assert err.value.status == 404
+    # A server ACL denying B: B is refused even though it is in the room.
+    await a.hs.rooms.set_state(
+        room_id,
+        alice,
+        "m.room.server_acl",
+        "",
+        {"allow": ["*"], "deny": ["127.0.0.1"], "allow_ip_literals": True},
+    )
+    with pytest.raises(RemoteError) as err:
+        await client.get_json(a.name, f"{v1}/state_ids/{rid}", {"event_id": sent[-1]})
+    assert (err.value.status, err.value.errcode) == (403, "M_FORBIDDEN")
+    denied = await craft(a, b, room_id, bob, "m.room.message", {"body": "denied"})
+    answer = await send_txn(b, a, "acl", [denied.pdu])
+    assert "ACL" in answer["pdus"][denied.event_id]["error"]
+
+
+async def test_outbound_queue_survives_restarts(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, _ = await shared_room(a, b)
+    fed_a = a.hs.federation_rooms
+    assert fed_a is not None
+    fed_a.sender.backoff_base_s = 0.05
+    # B goes down; A queues its messages (sending fails, rows stay).
+    await b.stop()
+    peers.remove(b)
+    ids = [
+        await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": f"q{i}"})
+        for i in range(60)
+    ]
+
+    async def queued() -> bool:
+        return await fed_a.sender.pending(b.name) == 60
+
+    await eventually(queued)
+    # A restarts too: the queue is in its database.
+    await a.stop()
+    peers.remove(a)
+    b = await start_peer(b.directory, port=b.port)
+    peers.append(b)
+    a = await start_peer(a.directory, port=a.port)
+    peers.append(a)
+    for event_id in ids:
+        await eventually(lambda eid=event_id: has_event(b, eid))  # type: ignore[misc]
+    fed_a = a.hs.federation_rooms
+    assert fed_a is not None
+    assert await fed_a.sender.pending(b.name) == 0
+    assert fed_a.sender.sent_transactions == 2  # 60 PDUs: 50 + 10
+
+
+async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, _ = await shared_room(a, b)
+    fed_a = a.hs.federation_rooms
+    assert fed_a is not None
+    fed_a.sender.backoff_base_s = 600.0  # without a wake-up, no retry within the test
+    await b.stop()
+    peers.remove(b)
+    event_id = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "w"})
+
+    async def failed_once() -> bool:
+        dest = fed_a.sender._dests.get(b.name)
+        return dest is not None and dest.failures >= 1
+
+    await eventually(failed_once)
+    b = await start_peer(b.directory, port=b.port)
+    peers.append(b)
+    assert not await has_event(b, event_id)
+    # B contacts A (any signed request): A retries at once.
+    await b.hs.federation.client.get_json(
+        a.name, "/_matrix/federation/v1/query/profile", {"user_id": alice}
+    )
+    await eventually(lambda: has_event(b, event_id), timeout=10)
