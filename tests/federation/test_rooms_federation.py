@@ -17,6 +17,7 @@ from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import StoredEvent
+from tests.db_fixtures import fresh_postgres_database
 from tests.federation.peers import Peer, start_peer
 
 
@@ -26,6 +27,16 @@ async def peers() -> AsyncIterator[list[Peer]]:
     yield started
     for peer in started:
         await peer.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str | None]]:
+    """Database of each peer by name: SQLite files, or fresh PostgreSQL schemas."""
+    if request.param == "sqlite":
+        yield {"a": None, "b": None}
+        return
+    async with fresh_postgres_database() as a, fresh_postgres_database() as b:
+        yield {"a": a, "b": b}
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
@@ -57,9 +68,11 @@ async def shared_room(a: Peer, b: Peer, room_version: str = "10") -> tuple[str, 
     return room_id, alice, bob
 
 
-async def test_join_and_messages_both_ways(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_join_and_messages_both_ways(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     room_id, alice, bob = await shared_room(a, b)
     # B holds the room with A's state; both see bob joined.
@@ -147,9 +160,11 @@ async def send_txn(b: Peer, a: Peer, txn_id: str, pdus: list[Any], **extra: Any)
     )
 
 
-async def test_bad_pdus_dropped_redacted_rejected(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_bad_pdus_dropped_redacted_rejected(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     room_id, alice, bob = await shared_room(a, b)
 
@@ -366,9 +381,11 @@ async def test_served_room_data(tmp_path: Path, peers: list[Peer]) -> None:
     assert "ACL" in answer["pdus"][denied.event_id]["error"]
 
 
-async def test_outbound_queue_survives_restarts(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_outbound_queue_survives_restarts(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     room_id, alice, _ = await shared_room(a, b)
     fed_a = a.hs.federation_rooms
@@ -389,9 +406,9 @@ async def test_outbound_queue_survives_restarts(tmp_path: Path, peers: list[Peer
     # A restarts too: the queue is in its database.
     await a.stop()
     peers.remove(a)
-    b = await start_peer(b.directory, port=b.port)
+    b = await start_peer(b.directory, port=b.port, database=databases["b"])
     peers.append(b)
-    a = await start_peer(a.directory, port=a.port)
+    a = await start_peer(a.directory, port=a.port, database=databases["a"])
     peers.append(a)
     for event_id in ids:
         await eventually(lambda eid=event_id: has_event(b, eid))  # type: ignore[misc]
