@@ -207,7 +207,7 @@ class RemoteStore:
         if new.current is not None:
             assert new.old_current is not None
             members = await self._member_changes(new.old_current.state, new.current, ev)
-        hooks = getattr(self.events, "hooks", [])
+        hooks = self.events.hooks
         state = self.storage.state
         changed: list[int] = []
         async with self.db.transaction() as conn:

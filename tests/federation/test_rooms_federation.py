@@ -443,3 +443,50 @@ async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: 
         a.name, "/_matrix/federation/v1/query/profile", {"user_id": alice}
     )
     await eventually(lambda: has_event(b, event_id), timeout=10)
+
+
+async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, bob = await shared_room(a, b)
+    pl = (await _state(a, room_id))[("m.room.power_levels", "")]
+    await a.hs.rooms.set_state(
+        room_id,
+        alice,
+        "m.room.power_levels",
+        "",
+        {**pl.content, "users": {**pl.content.get("users", {}), bob: 50}},
+    )
+
+    async def b_has_power() -> bool:
+        levels = (await _state(b, room_id))[("m.room.power_levels", "")]
+        return levels.content.get("users", {}).get(bob) == 50
+
+    await eventually(b_has_power)
+    fed_a, fed_b = a.hs.federation_rooms, b.hs.federation_rooms
+    assert fed_a is not None and fed_b is not None
+    # Both servers change the topic while neither hears the other: the DAG forks.
+    await fed_a.sender.stop()
+    await fed_b.sender.stop()
+    t_a = await a.hs.rooms.set_state(room_id, alice, "m.room.topic", "", {"topic": "from A"})
+    t_b = await b.hs.rooms.set_state(room_id, bob, "m.room.topic", "", {"topic": "from B"})
+    await fed_a.sender.start(a.hs.bus)
+    await fed_b.sender.start(b.hs.bus)
+    pdu_a, pdu_b = await stored(a, t_a), await stored(b, t_b)
+    assert pdu_a is not None and pdu_b is not None
+    await fed_a.sender.queue_pdu([b.name], pdu_a.event.pdu)
+    await fed_b.sender.queue_pdu([a.name], pdu_b.event.pdu)
+    await eventually(lambda: has_event(a, t_b))
+    await eventually(lambda: has_event(b, t_a))
+
+    async def ids(peer: Peer) -> dict[tuple[str, str], str]:
+        return {k: e.event_id for k, e in (await _state(peer, room_id)).items()}
+
+    assert await ids(a) == await ids(b)
+    # The next event merges the fork (two prev events) and both servers agree again.
+    merged = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "merge"})
+    merged_event = await stored(a, merged)
+    assert merged_event is not None and set(merged_event.event.prev_event_ids) == {t_a, t_b}
+    await eventually(lambda: has_event(b, merged))
+    assert await ids(a) == await ids(b)
