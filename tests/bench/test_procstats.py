@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,19 @@ def test_missing_root(tmp_path: Path) -> None:
 BURN = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\n"
 
 
+def _poll(
+    sample: Callable[[], procstats.TreeSample], done: Callable[[procstats.TreeSample], bool]
+) -> procstats.TreeSample:
+    """Sample until ``done`` holds (or 30 s pass): wall time on a loaded 2-core machine
+    is not CPU time, so the test waits for the state it asserts instead of sleeping."""
+    deadline = time.monotonic() + 30
+    while True:
+        s = sample()
+        if done(s) or time.monotonic() > deadline:
+            return s
+        time.sleep(0.05)
+
+
 def test_live_tree_counts_a_child_before_and_after_it_exits() -> None:
     """A shell runs a CPU-burning Python child twice; its CPU shows up in the shell's tree,
     first as the live child's utime, then (reaped) in the shell's cutime."""
@@ -107,18 +121,23 @@ def test_live_tree_counts_a_child_before_and_after_it_exits() -> None:
         ["sh", "-c", script], stdin=subprocess.PIPE, env={"BURN": BURN}, text=True
     )
     try:
-        time.sleep(0.2)
-        during = procstats.sample_tree(proc.pid)
+
+        def sample() -> procstats.TreeSample:
+            return procstats.sample_tree(proc.pid)
+
+        during = _poll(sample, lambda s: len(s.pids) >= 2)
         assert len(during.pids) >= 2, "the burning child should be in the shell's tree"
-        time.sleep(0.6)  # the first child has exited and been waited for by now
-        after_first = procstats.sample_tree(proc.pid)
+        # the first child exits after 0.4 s of CPU and is waited for by the shell
+        after_first = _poll(sample, lambda s: s.pids == (proc.pid,))
         assert after_first.pids == (proc.pid,)
         assert after_first.cpu_seconds >= 0.3  # the child's 0.4 s, now in cutime
         assert proc.stdin is not None
         proc.stdin.write("go\n")
         proc.stdin.flush()
-        time.sleep(0.8)
-        after_second = procstats.sample_tree(proc.pid)
+        after_second = _poll(
+            sample,
+            lambda s: s.pids == (proc.pid,) and s.cpu_seconds - after_first.cpu_seconds >= 0.3,
+        )
         assert after_second.cpu_seconds - after_first.cpu_seconds >= 0.3
         assert after_second.rss_kb > 0
     finally:
