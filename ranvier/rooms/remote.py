@@ -408,8 +408,10 @@ class RemoteInput:
     async def store_outliers(self, room: RoomInfo, events: list[Event]) -> None:
         """Store events as outliers, oldest first, each checked against its auth events
         (rejected if it fails or names an unknown auth event)."""
+        create_id = create_event_id_of(room.room_version, room.room_id)
         for ev in sorted(events, key=lambda e: e.depth):
-            auth = await self.resolver.load_events(ev.auth_event_ids)
+            wanted = [*ev.auth_event_ids, *([create_id] if create_id else [])]
+            auth = await self.resolver.load_events(wanted)
             rejected = False
             try:
                 self._check_against_auth(room, ev, auth)

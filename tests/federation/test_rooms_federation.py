@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from ranvier.core.builder import build_event, select_auth_events
@@ -490,3 +491,57 @@ async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list
     assert merged_event is not None and set(merged_event.event.prev_event_ids) == {t_a, t_b}
     await eventually(lambda: has_event(b, merged))
     assert await ids(a) == await ids(b)
+
+
+async def _client(
+    peer: Peer, method: str, path: str, token: str | None = None, body: Any = None
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, peer.base + path, json=body, headers=headers, ssl=False) as resp,
+    ):
+        data = await resp.json(content_type=None)
+        assert resp.status == 200, data
+        return data
+
+
+async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> None:
+    """A v12 room (no server in its id) joined with ``?via=``; messages of the other
+    server's user show in /sync."""
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    await b.hs.accounts.create_account(bob, "pw")
+    room_id = await a.hs.rooms.create_room(alice, preset="public_chat", room_version="12")
+    assert ":" not in room_id
+    login = await _client(
+        b,
+        "POST",
+        "/_matrix/client/v3/login",
+        body={
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": "bob"},
+            "password": "pw",
+        },
+    )
+    token = login["access_token"]
+    joined = await _client(
+        b, "POST", f"/_matrix/client/v3/join/{path_segment(room_id)}?via={a.name}", token, {}
+    )
+    assert joined == {"room_id": room_id}
+    first = await _client(b, "GET", "/_matrix/client/v3/sync", token)
+    assert room_id in first["rooms"]["join"]
+    event_id = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "yo"})
+    since = first["next_batch"]
+
+    async def synced() -> bool:
+        nonlocal since
+        got = await _client(b, "GET", f"/_matrix/client/v3/sync?since={since}&timeout=500", token)
+        since = got["next_batch"]
+        timeline = got.get("rooms", {}).get("join", {}).get(room_id, {}).get("timeline", {})
+        return any(e["event_id"] == event_id for e in timeline.get("events", []))
+
+    await eventually(synced)

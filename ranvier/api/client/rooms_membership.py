@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef, check_room_id, check_user_id
-from ranvier.http.parse import optional_str, parse_json_body_or_empty, require_str
+from ranvier.http.parse import optional_str, parse_json_body_or_empty, query_list, require_str
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.service import RoomService
@@ -39,8 +39,11 @@ class MembershipApi:
         requester = await require_user(request)
         target = request.path_params.get("roomIdOrAlias") or request.path_params["roomId"]
         body = parse_json_body_or_empty(request)
+        # ``via`` (v1.12+) and the deprecated ``server_name``: servers to join through
+        # when this server is not in the room yet.
+        servers = [*query_list(request, "via"), *query_list(request, "server_name")]
         room_id = await self.membership.join(
-            target, requester.user_id, optional_str(body, "reason")
+            target, requester.user_id, optional_str(body, "reason"), servers
         )
         return json_response({"room_id": room_id})
 
