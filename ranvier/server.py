@@ -82,6 +82,7 @@ from ranvier.ephemeral.presence_store import PresenceStore
 from ranvier.ephemeral.read_markers import ReadMarkers
 from ranvier.ephemeral.receipts import ReceiptService
 from ranvier.ephemeral.receipts_store import ReceiptStore
+from ranvier.ephemeral.sync_sections import EphemeralStreams
 from ranvier.ephemeral.typing import TypingState
 from ranvier.federation.rooms import FederationRooms
 from ranvier.federation.service import Federation, FederationHooks
@@ -349,6 +350,7 @@ class Homeserver:
             self.to_device,
             self.notifier,
             self.bus,
+            EphemeralStreams(self.typing, self.receipts, self.presence),
         )
         self.pagination = PaginationService(self.sync.store, self.account_data)
         for api in (

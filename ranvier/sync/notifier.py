@@ -17,8 +17,9 @@ below N is committed too.)
 Updates are keyed: a room event concerns the key ``room_id`` and, for an
 ``m.room.member`` event, also the user in its ``state_key`` (so invites, joins and
 kicks reach users not yet in the room); account data and to-device messages concern
-their user. A waiting sync registers one waiter in the wait set of its user and of
-each room it is joined to; an update resolves the waiters of its keys only, so a
+their user; typing, receipts and presence concern the rooms and users they name
+(:mod:`ranvier.ephemeral.stream`). A waiting sync registers one waiter in the wait set
+of its user and of each room it is joined to; an update resolves the waiters of its keys only, so a
 message wakes the members of its room and nobody else.
 
 To lose no update that lands while the sync was reading the database (between taking
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Collection
 
 from ranvier.rooms.outputs import RoomEventPersisted
 from ranvier.sync.tokens import SyncToken
@@ -47,6 +49,9 @@ def _moved(last: SyncToken, after: SyncToken) -> bool:
         last.events > after.events
         or last.account_data > after.account_data
         or last.to_device > after.to_device
+        or last.typing > after.typing
+        or last.receipts > after.receipts
+        or last.presence > after.presence
     )
 
 
@@ -134,6 +139,31 @@ class Notifier:
         self._advance(token)
         for user_id in user_ids:
             self._touch(user_id, token)
+
+    def _on_ephemeral(
+        self, token: SyncToken, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        self._advance(token)
+        for key in (*room_ids, *user_ids):
+            self._touch(key, token)
+
+    def on_typing(
+        self, position: int, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        """The typing stream moved (a :data:`ranvier.ephemeral.stream.StreamListener`)."""
+        self._on_ephemeral(SyncToken(typing=position), room_ids, user_ids)
+
+    def on_receipts(
+        self, position: int, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        """The receipts stream moved (a private receipt names only its owner)."""
+        self._on_ephemeral(SyncToken(receipts=position), room_ids, user_ids)
+
+    def on_presence(
+        self, position: int, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        """A user's presence changed: their rooms and themselves."""
+        self._on_ephemeral(SyncToken(presence=position), room_ids, user_ids)
 
     # ---- consumers ------------------------------------------------------------------
 

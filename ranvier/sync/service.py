@@ -20,17 +20,24 @@ client received with ``since`` (:mod:`ranvier.sync.to_device`), then loops:
    upper`` (the range just read was empty). At the deadline the empty response's
    ``next_batch`` is ``upper``.
 
-Presence, typing, receipts, device lists and one-time key counts are not built yet;
-their sections are present and empty (``device_one_time_keys_count`` reports 0 keys).
+Typing and receipts (each joined room's ``ephemeral``) and ``presence`` come from
+:class:`ranvier.ephemeral.sync_sections.EphemeralStreams` when one is given; a joined
+room with only ephemeral news is sent with an empty timeline. A sync counts as the
+user being connected for presence (``set_presence``, :meth:`PresenceService.user_syncing
+<ranvier.ephemeral.presence.PresenceService.user_syncing>`). Device lists and one-time
+key counts are not built yet; their sections are present and empty
+(``device_one_time_keys_count`` reports 0 keys).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import replace
 
 from ranvier.bus import Bus
 from ranvier.core.events import JsonDict
+from ranvier.ephemeral.sync_sections import EphemeralPositions, EphemeralStreams
 from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.storage import RoomStorage
 from ranvier.sync.account_data import account_data_section, ignored_users
@@ -61,6 +68,7 @@ class SyncService:
         to_device: ToDeviceStore,
         notifier: Notifier,
         bus: Bus,
+        ephemeral: EphemeralStreams | None = None,
     ) -> None:
         self.store = SyncStore(storage)
         self.account_data = account_data
@@ -72,6 +80,9 @@ class SyncService:
         self._subscription = bus.subscribe(ROOM_EVENTS, notifier.room_event_handler)
         account_data.add_listener(notifier.account_data_listener)
         to_device.add_listener(self._to_device_listener)
+        self.ephemeral = ephemeral
+        if ephemeral is not None:
+            ephemeral.connect(notifier.on_typing, notifier.on_receipts, notifier.on_presence)
         self._start_lock = asyncio.Lock()
 
     async def _to_device_listener(self, user_ids: list[str], position: int) -> None:
@@ -82,11 +93,17 @@ class SyncService:
             return
         async with self._start_lock:
             if not self.notifier.started:
+                eph = EphemeralPositions()
+                if self.ephemeral is not None:
+                    eph = await self.ephemeral.positions()
                 self.notifier.start(
                     SyncToken(
                         await self.store.events.stream_position(),
                         await self.account_data.current_position(),
                         await self.to_device.current_position(),
+                        eph.typing,
+                        eph.receipts,
+                        eph.presence,
                     )
                 )
 
@@ -106,8 +123,34 @@ class SyncService:
         full_state: bool = False,
         timeout_ms: int = 0,
         use_state_after: bool = False,
+        set_presence: str | None = None,
     ) -> JsonDict:
         """The ``/sync`` response body."""
+        syncing: contextlib.AbstractAsyncContextManager[None] = contextlib.nullcontext()
+        if self.ephemeral is not None:
+            syncing = self.ephemeral.presence.user_syncing(user_id, set_presence)
+        async with syncing:
+            return await self._sync(
+                user_id,
+                device_id,
+                since=since,
+                filter_param=filter_param,
+                full_state=full_state,
+                timeout_ms=timeout_ms,
+                use_state_after=use_state_after,
+            )
+
+    async def _sync(
+        self,
+        user_id: str,
+        device_id: str | None,
+        *,
+        since: str | None,
+        filter_param: str | None,
+        full_state: bool,
+        timeout_ms: int,
+        use_state_after: bool,
+    ) -> JsonDict:
         since_token = None if since is None else parse_sync_token(since)
         flt = await resolve_sync_filter(self.filters, user_id, filter_param)
         if since_token is not None and device_id is not None:
@@ -177,6 +220,8 @@ class SyncService:
             if entry is not None:
                 rooms[section][room_id] = entry
 
+        presence = await self._add_ephemeral(req, rooms["join"], joined)
+
         next_token = req.upto
         to_device: list[JsonDict] = []
         if req.device_id is not None:
@@ -190,14 +235,50 @@ class SyncService:
         body: JsonDict = {
             "next_batch": str(next_token),
             "rooms": rooms,
-            "presence": {"events": []},
+            "presence": {"events": presence},
             "account_data": {"events": account_data.global_events},
             "to_device": {"events": to_device},
             "device_lists": {"changed": [], "left": []},
             "device_one_time_keys_count": {"signed_curve25519": 0},
         }
-        empty = not to_device and not account_data.global_events and not any(rooms.values())
+        empty = (
+            not to_device
+            and not account_data.global_events
+            and not any(rooms.values())
+            and not presence
+        )
         return body, joined, empty
+
+    async def _add_ephemeral(
+        self, req: SyncRequest, join: dict[str, JsonDict], joined: list[str]
+    ) -> list[JsonDict]:
+        """Put typing and receipts into the joined rooms (adding a room that has only
+        those) and return the presence events."""
+        if self.ephemeral is None:
+            return []
+        s, u = req.since, req.upto
+        since = None if s is None else EphemeralPositions(s.typing, s.receipts, s.presence)
+        upto = EphemeralPositions(u.typing, u.receipts, u.presence)
+        room_filter = req.filter.room
+        by_room = await self.ephemeral.room_events(
+            req.user_id,
+            [r for r in joined if room_filter.allows_room(r)],
+            since,
+            upto,
+            room_filter.ephemeral,
+        )
+        for room_id, events in by_room.items():
+            entry = join.get(room_id)
+            if entry is None:
+                state_key = "state_after" if req.use_state_after else "state"
+                entry = join[room_id] = {
+                    "timeline": {"events": [], "limited": False, "prev_batch": str(u)},
+                    state_key: {"events": []},
+                    "account_data": {"events": []},
+                    "unread_notifications": {"highlight_count": 0, "notification_count": 0},
+                }
+            entry["ephemeral"] = {"events": events}
+        return await self.ephemeral.presence_events(req.user_id, since, upto, req.filter.presence)
 
     def close(self) -> None:
         """Stop listening to the bus."""

@@ -1,10 +1,13 @@
 """Sync and pagination tokens (client-server-api "Syncing", "Pagination").
 
 A :class:`SyncToken` is a point in every stream ``/sync`` reads, written as an opaque
-string ``s<events>_<account_data>_<to_device>``: the ``events`` stream is the rooms'
-global stream ordering (:mod:`ranvier.rooms.event_store`), ``account_data`` the
-position of :class:`ranvier.users.account_data.AccountDataStore`, ``to_device`` that of
-:class:`ranvier.sync.to_device.ToDeviceStore`. A stream added later is appended; a
+string ``s<events>_<account_data>_<to_device>_<typing>_<receipts>_<presence>``: the
+``events`` stream is the rooms' global stream ordering
+(:mod:`ranvier.rooms.event_store`), ``account_data`` the position of
+:class:`ranvier.users.account_data.AccountDataStore`, ``to_device`` that of
+:class:`ranvier.sync.to_device.ToDeviceStore`, and the last three those of the
+ephemeral streams (:mod:`ranvier.ephemeral`: typing in memory, receipts and presence
+stored). A stream added later is appended; a
 token with fewer fields reads the missing ones as 0 (the new stream is then sent from
 its beginning, which is always correct).
 
@@ -22,6 +25,7 @@ from dataclasses import dataclass, replace
 from ranvier.http.types import MatrixError
 
 _MAX = 2**63 - 1
+_FIELDS = 6
 
 
 class InvalidToken(ValueError):
@@ -44,9 +48,15 @@ class SyncToken:
     events: int = 0
     account_data: int = 0
     to_device: int = 0
+    typing: int = 0
+    receipts: int = 0
+    presence: int = 0
 
     def __str__(self) -> str:
-        return f"s{self.events}_{self.account_data}_{self.to_device}"
+        return (
+            f"s{self.events}_{self.account_data}_{self.to_device}"
+            f"_{self.typing}_{self.receipts}_{self.presence}"
+        )
 
     @classmethod
     def parse(cls, text: str) -> SyncToken:
@@ -54,10 +64,10 @@ class SyncToken:
         if not text.startswith("s"):
             raise InvalidToken(text)
         parts = text[1:].split("_")
-        if len(parts) > 3:
+        if len(parts) > _FIELDS:
             raise InvalidToken(text)
-        values = [_int(p) for p in parts] + [0] * (3 - len(parts))
-        return cls(values[0], values[1], values[2])
+        values = [_int(p) for p in parts] + [0] * (_FIELDS - len(parts))
+        return cls(*values)
 
     def advance(self, other: SyncToken) -> SyncToken:
         """The later of both tokens, stream by stream."""
@@ -65,6 +75,9 @@ class SyncToken:
             max(self.events, other.events),
             max(self.account_data, other.account_data),
             max(self.to_device, other.to_device),
+            max(self.typing, other.typing),
+            max(self.receipts, other.receipts),
+            max(self.presence, other.presence),
         )
 
     def with_events(self, events: int) -> SyncToken:

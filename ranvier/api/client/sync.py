@@ -4,8 +4,8 @@ Parses the query (``since``, ``filter``, ``full_state``, ``set_presence``, ``tim
 ``use_state_after``) and hands it to :class:`ranvier.sync.service.SyncService`. A
 malformed ``since`` is 400 ``M_INVALID_PARAM``; a filter is 400 ``M_NOT_JSON`` (inline,
 not JSON), 400 ``M_BAD_JSON`` (not a valid filter), 400 ``M_INVALID_PARAM`` (malformed
-id) or 404 ``M_NOT_FOUND`` (unknown id). ``set_presence`` is checked and accepted;
-presence itself is not built yet.
+id) or 404 ``M_NOT_FOUND`` (unknown id). ``set_presence`` (checked) tells presence
+how the syncing user is connected (:mod:`ranvier.ephemeral.presence`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class SyncApi:
             full_state=bool(query_bool(request, "full_state", False)),
             timeout_ms=query_int(request, "timeout", 0, minimum=0) or 0,
             use_state_after=bool(query_bool(request, "use_state_after", False)),
+            set_presence=presence,
         )
         return json_response(body)
 
