@@ -18,6 +18,7 @@ from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import StoredEvent
+from ranvier.rooms.remote import MISSING_LIMIT
 from tests.db_fixtures import fresh_postgres_database
 from tests.federation.peers import Peer, start_peer
 
@@ -545,3 +546,33 @@ async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> No
         return any(e["event_id"] == event_id for e in timeline.get("events", []))
 
     await eventually(synced)
+
+
+async def test_gap_beyond_missing_events_uses_state_ids(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, bob = await shared_room(a, b)
+    fed_a, fed_b = a.hs.federation_rooms, b.hs.federation_rooms
+    assert fed_a is not None and fed_b is not None
+    await b.hs.bus.close()
+    await fed_b.sender.stop()
+    ids = [
+        await b.hs.rooms.send_event(room_id, bob, "m.room.message", {"body": f"g{i}"})
+        for i in range(MISSING_LIMIT + 5)
+    ]
+    last = await stored(b, ids[-1])
+    assert last is not None
+    await fed_b.sender.start(b.hs.bus)
+    await fed_b.sender.queue_pdu([a.name], last.event.pdu)
+    await eventually(lambda: has_event(a, ids[-1]))
+    # The newest MISSING_LIMIT before the last came through get_missing_events; the state
+    # before the oldest of them came from /state_ids; the older messages stay unknown.
+    for event_id in ids[-MISSING_LIMIT - 1 :]:
+        assert await has_event(a, event_id)
+    assert not await has_event(a, ids[0])
+    assert fed_a.source.requests.get("get_missing_events") == 1
+    assert fed_a.source.requests.get("state_ids") == 1
+    # A's room still works: its next event reaches B.
+    more = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "after"})
+    await eventually(lambda: has_event(b, more))
