@@ -269,6 +269,7 @@ class Homeserver:
             PresenceStore(db),
             self.rooms,
             server_name,
+            enabled=presence_config.enabled,
             inbound=presence_config.enable_inbound,
             outbound=presence_config.enable_outbound,
         )

@@ -499,6 +499,7 @@ def _presence(r: _Reader) -> PresenceConfig:
     return PresenceConfig(
         enable_inbound=r.boolean("enable_inbound", False),
         enable_outbound=r.boolean("enable_outbound", False),
+        enabled=r.boolean("enabled", True),
     )
 
 

@@ -94,10 +94,15 @@ class CacheConfig:
 
 @dataclass(frozen=True, slots=True)
 class PresenceConfig:
-    """``global.presence``: whether presence is exchanged over federation."""
+    """``global.presence``: whether presence is exchanged over federation, and (ranvier
+    extension) whether it is kept at all."""
 
     enable_inbound: bool = False
     enable_outbound: bool = False
+    enabled: bool = True
+    """Ranvier extension: false turns presence off (``PUT .../status`` is ignored, ``GET``
+    answers offline, ``/sync`` carries none). The two flags above only concern other
+    servers; local presence works without them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -77,10 +77,12 @@ global:
   # Turn federation off entirely: no talking to other servers.
   disable_federation: false
 
-  # Exchange presence with other servers.
+  # Exchange presence with other servers. (Ranvier extension: enabled: false turns
+  # presence off altogether; local presence works with both flags false.)
   presence:
     enable_inbound: false
     enable_outbound: false
+    enabled: true
 
   # A user that can message every user on the server (server notices).
   server_notices:
