@@ -65,16 +65,20 @@ class App:
         cors: bool = True,
         metrics: Metrics | None = None,
         access_log: logging.Logger | None = None,
+        real_ip_header: str = "",
     ) -> None:
         self.router = router
         self.cors = cors
         self.metrics = metrics
         self.access_log = access_log
+        self.real_ip_header = real_ip_header.lower()
 
     async def __call__(self, request: Request) -> Response:
         """Answer one request; never raises (except cancellation)."""
         start = time.perf_counter()
         route_name = _UNMATCHED
+        if self.real_ip_header:
+            _apply_real_ip(request, self.real_ip_header)
         try:
             if request.method == "OPTIONS" and self.cors:
                 if not self.router.allowed_methods(request.raw_path):
@@ -132,6 +136,28 @@ def build_app(
     cors: bool = True,
     metrics: Metrics | None = None,
     access_log: logging.Logger | None = None,
+    real_ip_header: str = "",
 ) -> App:
-    """The app for :class:`~ranvier.http.server.HttpServer`: see the module docstring."""
-    return App(router, cors=cors, metrics=metrics, access_log=access_log)
+    """The app for :class:`~ranvier.http.server.HttpServer`: see the module docstring.
+
+    ``real_ip_header`` (config ``sync_api.real_ip_header``, e.g. ``X-Forwarded-For``)
+    names a header set by a trusted reverse proxy; its value replaces the socket peer as
+    ``request.client_ip`` (for logs, rate limits and device last-seen addresses).
+    """
+    return App(
+        router, cors=cors, metrics=metrics, access_log=access_log, real_ip_header=real_ip_header
+    )
+
+
+def _apply_real_ip(request: Request, header: str) -> None:
+    """Take the client address from the proxy's header when present.
+
+    With ``X-Forwarded-For: client, proxy1, proxy2`` the left-most entry is the client
+    as the first proxy saw it; the nginx sample overwrites the header, so it holds one
+    address. A missing or empty header leaves the socket peer in place.
+    """
+    value = request.headers.get(header)
+    if value:
+        first = value.split(",", 1)[0].strip()
+        if first:
+            request.client_ip = first

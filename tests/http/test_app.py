@@ -201,3 +201,23 @@ def test_matrix_error_extra_fields() -> None:
     response = error.to_response()
     assert response.status == 403
     assert b'"extra_field":1' in response.body
+
+
+async def test_real_ip_header_replaces_socket_peer(serve: Serve) -> None:
+    """sync_api.real_ip_header: behind a proxy the client address comes from its header."""
+
+    async def whoami(request: Request) -> Response:
+        return json_response({"ip": request.client_ip})
+
+    router = Router()
+    router.add("GET", "/ip", whoami)
+    proxied = await serve(router, real_ip_header="X-Forwarded-For")
+    client = await proxied.connect()
+    r = await client.request("GET", "/ip", headers={"X-Forwarded-For": "203.0.113.7, 10.0.0.1"})
+    assert r.json() == {"ip": "203.0.113.7"}
+    r = await client.request("GET", "/ip")  # no header: the socket peer
+    assert r.json() == {"ip": "127.0.0.1"}
+    direct = await serve(router)  # not configured: the header is not trusted
+    client = await direct.connect()
+    r = await client.request("GET", "/ip", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert r.json() == {"ip": "127.0.0.1"}
