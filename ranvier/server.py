@@ -253,13 +253,12 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.rooms.redaction_policy.is_admin = self._is_admin
         self.relations = RelationService(self.rooms, self.rooms.renderer)
         self.reports = ReportService(self.rooms, ReportStore(db))
         self.room_summaries = RoomSummaries(self.room_storage)
         self.aliases = AliasService(self.rooms.aliases, self.rooms, self._is_admin)
         self.directory = DirectoryService(self.rooms, self.room_summaries, self._is_admin)
-        self.upgrades = UpgradeService(self.rooms, self.aliases)
-        self.hierarchy = HierarchyService(self.membership, self.room_summaries)
         # Typing, receipts, read markers, presence (ranvier.ephemeral).
         self.typing = TypingState()
         self.receipts = ReceiptService(ReceiptStore(db), self.rooms)
@@ -274,6 +273,8 @@ class Homeserver:
             outbound=presence_config.enable_outbound,
         )
         self.bus.subscribe(ROOM_EVENTS, self.presence.on_room_event)
+        self.upgrades = UpgradeService(self.rooms, self.aliases)
+        self.hierarchy = HierarchyService(self.membership, self.room_summaries)
 
         # Routes.
         self.router = Router()
@@ -314,12 +315,12 @@ class Homeserver:
             RelationsApi(self.relations),
             ReportApi(self.reports),
             DirectoryApi(self.aliases, self.directory),
-            UpgradeApi(self.upgrades),
-            HierarchyApi(self.hierarchy),
             TypingApi(self.typing, self.rooms),
             ReceiptsApi(self.receipts, self.read_markers, self.presence),
             ReadMarkersApi(self.read_markers, self.presence),
             PresenceApi(self.presence),
+            UpgradeApi(self.upgrades),
+            HierarchyApi(self.hierarchy),
             KeysApi(self.federation.local_keys, self.federation.keyring),
         ]
         self.federation_rooms: FederationRooms | None = None
@@ -363,7 +364,10 @@ class Homeserver:
         if config.global_.metrics.enabled:
             self.router.add("GET", "/metrics", self._metrics_endpoint(), name="/metrics")
         self.app: App = build_app(
-            self.router, metrics=self.metrics, access_log=logging.getLogger("ranvier.access")
+            self.router,
+            metrics=self.metrics,
+            access_log=logging.getLogger("ranvier.access"),
+            real_ip_header=config.sync_api.real_ip_header,
         )
         self.http: HttpServer | None = None
 
