@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import secrets
 import string
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -124,6 +125,8 @@ class RoomInput:
         self.server_name = server_name
         self.signing_key = signing_key
         self.queues = RoomQueues()
+        self._last_create_ts = 0
+        """Timestamp of the last create event built here (see :meth:`_create_ts`)."""
 
     async def create(
         self,
@@ -141,6 +144,7 @@ class RoomInput:
         elif room_id is None:
             room_id = new_room_id(self.server_name)
         event = build_event(
+            origin_server_ts=self._create_ts(),
             room_version=room_version,
             room_id=room_id,
             sender=creator,
@@ -165,6 +169,17 @@ class RoomInput:
             return persisted
 
         return await self.queues.run(event.room_id, job)
+
+    def _create_ts(self) -> int:
+        """A timestamp for a new create event, strictly after the previous one.
+
+        In v12 rooms the room id is the hash of the create event (rooms/v12, MSC4291):
+        two rooms created by one user in the same millisecond with the same content
+        would otherwise get the same id, and the second createRoom would fail.
+        """
+        ts = max(int(time.time() * 1000), self._last_create_ts + 1)
+        self._last_create_ts = ts
+        return ts
 
     async def submit(
         self, room: RoomInfo, local: LocalEvent, guard: Guard | None = None

@@ -70,3 +70,19 @@ async def test_create_room_errors(client: Client) -> None:
     assert (status, body["errcode"]) == (401, "M_MISSING_TOKEN")
     status, body = await client.request("GET", f"{V3}/joined_rooms", token=token)
     assert status == 200 and len(body["joined_rooms"]) == 1  # only the "dup" room
+
+
+async def test_concurrent_identical_v12_creates_get_distinct_rooms(client: Client) -> None:
+    """v12 room ids hash the create event: identical requests in one millisecond must
+    still make different rooms (found by the benchmark's parallel createRoom)."""
+    import asyncio
+
+    token = (await client.register("alice"))["access_token"]
+    results = await asyncio.gather(
+        *(
+            client.request("POST", f"{V3}/createRoom", {"room_version": "12"}, token=token)
+            for _ in range(10)
+        )
+    )
+    assert [status for status, _ in results] == [200] * 10, results
+    assert len({body["room_id"] for _, body in results}) == 10
