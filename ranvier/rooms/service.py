@@ -361,12 +361,25 @@ class RoomService:
         self, room_id: str, user_id: str, event_type: str, state_key: str
     ) -> JsonDict:
         """The content of one state event (404 ``M_NOT_FOUND`` if there is none)."""
+        return (await self._readable_state_event(room_id, user_id, event_type, state_key)).content
+
+    async def get_state_event(
+        self, room_id: str, user_id: str, event_type: str, state_key: str
+    ) -> JsonDict:
+        """One state event in the client format (rooms.yaml ``?format=event``, v1.16);
+        404 ``M_NOT_FOUND`` if there is none."""
+        ev = await self._readable_state_event(room_id, user_id, event_type, state_key)
+        return client_event(ev)
+
+    async def _readable_state_event(
+        self, room_id: str, user_id: str, event_type: str, state_key: str
+    ) -> Event:
         room = await self.room_for_reader(room_id)
         snapshot = await self.reader_state(room, user_id)
         ev = await self.storage.state_event(snapshot, event_type, state_key)
         if ev is None:
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
-        return ev.content
+        return ev
 
     async def room_for_reader(self, room_id: str) -> RoomInfo:
         """The room, or 403 ``M_FORBIDDEN`` (an unknown room looks like one not joined)."""

@@ -5,6 +5,11 @@ which answers 400 ``M_UNSUPPORTED_ROOM_VERSION``, ``M_ROOM_IN_USE`` (alias taken
 ``M_INVALID_ROOM_STATE`` (the initial events would not pass the auth rules).
 ``invite_3pid`` needs an identity server, which this server does not use yet: a
 non-empty list is refused with 400 ``M_UNRECOGNIZED`` before anything is created.
+
+A ``room_version`` that is not a string (e.g. the number ``1``) makes the body malformed:
+create_room.yaml lists "The request body is malformed (errcode set to ``M_BAD_JSON``)"
+among the 400 answers, so it is refused with ``M_BAD_JSON`` rather than treated as an
+unknown version.
 """
 
 from __future__ import annotations
@@ -37,12 +42,15 @@ class CreateRoomApi:
             raise MatrixError(400, "M_UNRECOGNIZED", "Third-party invites need an identity server")
         visibility = optional_str(body, "visibility", "private")
         assert visibility is not None
+        room_version = body.get("room_version")
+        if room_version is not None and not isinstance(room_version, str):
+            raise MatrixError(400, "M_BAD_JSON", "room_version must be a string")
         initial_state = body.get("initial_state")
         if initial_state is not None and not isinstance(initial_state, list):
             raise MatrixError(400, "M_BAD_JSON", "initial_state must be a list")
         room_id = await self.rooms.create_room(
             requester.user_id,
-            room_version=optional_str(body, "room_version"),
+            room_version=room_version,
             preset=optional_str(body, "preset"),
             name=optional_str(body, "name"),
             topic=optional_str(body, "topic"),

@@ -4,8 +4,9 @@
 * ``PUT /rooms/{roomId}/state/{eventType}[/{stateKey}]`` sends a state event (an
   omitted state key is the empty string). A state key starting with ``@`` that is not
   the sender's is refused by the auth rules: 403 ``M_FORBIDDEN``.
-* ``GET /rooms/{roomId}/state/{eventType}[/{stateKey}]`` returns the content
-  (404 ``M_NOT_FOUND`` if there is none);
+* ``GET /rooms/{roomId}/state/{eventType}[/{stateKey}]`` returns the content, or with
+  ``?format=event`` (v1.16) the whole client-format event (404 ``M_NOT_FOUND`` if there
+  is none; another ``format`` is 400 ``M_INVALID_PARAM``);
 * ``GET /rooms/{roomId}/state`` returns every state event.
 
 Reads need membership (current state), a past membership (the state when the user
@@ -17,7 +18,7 @@ from __future__ import annotations
 from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef, check_room_id
 from ranvier.http.parse import parse_json_body
-from ranvier.http.types import Request, Response, json_response
+from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.service import RoomService
 
 
@@ -47,13 +48,17 @@ class StateApi:
         requester = await require_user(request)
         room_id = request.path_params["roomId"]
         check_room_id(room_id)
-        content = await self.rooms.get_state_content(
+        fmt = request.query_one("format") or "content"
+        if fmt not in ("content", "event"):
+            raise MatrixError(400, "M_INVALID_PARAM", "format must be 'content' or 'event'")
+        read = self.rooms.get_state_event if fmt == "event" else self.rooms.get_state_content
+        body = await read(
             room_id,
             requester.user_id,
             request.path_params["eventType"],
             request.path_params.get("stateKey", ""),
         )
-        return json_response(content)
+        return json_response(body)
 
     async def get_state(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/state``."""

@@ -1,0 +1,64 @@
+"""Room endpoint details found by Sytest's rooms area, each checked against the spec over
+real HTTP: ``createRoom`` with a non-string ``room_version`` (create_room.yaml: a
+malformed body is ``M_BAD_JSON``) and ``GET /state/{type}/{key}?format=event``
+(rooms.yaml, v1.16)."""
+
+from __future__ import annotations
+
+from tests.api.conftest import Client
+
+V3 = "/_matrix/client/v3"
+
+
+async def test_create_room_with_a_numeric_version_is_bad_json(client: Client) -> None:
+    token = (await client.register("alice"))["access_token"]
+    for version in (1, 10, ["10"], True):
+        status, body = await client.request(
+            "POST", f"{V3}/createRoom", {"room_version": version}, token=token
+        )
+        assert (status, body["errcode"]) == (400, "M_BAD_JSON"), version
+    status, body = await client.request("GET", f"{V3}/joined_rooms", token=token)
+    assert status == 200 and body["joined_rooms"] == []
+    status, body = await client.request(
+        "POST", f"{V3}/createRoom", {"room_version": "10"}, token=token
+    )
+    assert status == 200, body
+
+
+async def test_state_event_format_event_returns_the_client_event(client: Client) -> None:
+    alice = await client.register("alice")
+    token = alice["access_token"]
+    status, body = await client.request("POST", f"{V3}/createRoom", {"name": "N"}, token=token)
+    assert status == 200
+    room_id = body["room_id"]
+    member = f"{V3}/rooms/{room_id}/state/m.room.member/{alice['user_id']}"
+
+    status, content = await client.request("GET", member, token=token)
+    assert status == 200 and content["membership"] == "join" and "sender" not in content
+    status, same = await client.request("GET", member + "?format=content", token=token)
+    assert (status, same) == (200, content)
+
+    status, event = await client.request("GET", member + "?format=event", token=token)
+    assert status == 200, event
+    assert event["type"] == "m.room.member"
+    assert event["state_key"] == event["sender"] == alice["user_id"]
+    assert event["room_id"] == room_id and event["event_id"].startswith("$")
+    assert event["content"] == content
+    assert isinstance(event["origin_server_ts"], int)
+    assert "signatures" not in event and "auth_events" not in event
+
+    # The empty state key (trailing part left out) works the same way.
+    status, name = await client.request(
+        "GET", f"{V3}/rooms/{room_id}/state/m.room.name?format=event", token=token
+    )
+    assert status == 200 and name["content"] == {"name": "N"} and name["state_key"] == ""
+
+    status, err = await client.request("GET", member + "?format=pdu", token=token)
+    assert (status, err["errcode"]) == (400, "M_INVALID_PARAM")
+    status, err = await client.request(
+        "GET", f"{V3}/rooms/{room_id}/state/m.room.topic?format=event", token=token
+    )
+    assert (status, err["errcode"]) == (404, "M_NOT_FOUND")
+    bob = await client.register("bob")
+    status, err = await client.request("GET", member + "?format=event", token=bob["access_token"])
+    assert (status, err["errcode"]) == (403, "M_FORBIDDEN")
