@@ -389,7 +389,9 @@ class RoomService:
         return info
 
     async def can_see(self, user_id: str, stored: StoredEvent) -> bool:
-        """The history visibility rules for ``user_id`` and ``stored``."""
+        """The history visibility rules for ``user_id`` and ``stored``; a user who forgot
+        the room (:mod:`ranvier.rooms.forgotten`) sees only ``world_readable`` history
+        (leaving.yaml ``/forget``: "a user will no longer be able to retrieve history")."""
         before = await self.storage.snapshot(stored.state_before_nid)
         found = await self.storage.state_events(
             before, [("m.room.history_visibility", ""), ("m.room.member", user_id)]
@@ -408,7 +410,17 @@ class RoomService:
                 )
             return joined_later
 
+        forgotten: bool | None = None
+
         async def check(v: str, m: str | None) -> bool:
+            nonlocal forgotten
+            if v == "world_readable":
+                return True
+            if forgotten is None:
+                store = ForgottenStore(self.storage.db)
+                forgotten = await store.is_forgotten(user_id, stored.room_nid)
+            if forgotten:
+                return False
             if allowed(v, m, False):
                 return True
             return v == "shared" and await later()

@@ -9,6 +9,12 @@ this event" (rule 3, ``shared``) comes from one query listing the user's members
 events in the room. As in :meth:`ranvier.rooms.service.RoomService.can_see`, for a
 history visibility event and for the user's own membership event the state after the
 event may allow it too.
+
+A user who forgot the room (:mod:`ranvier.rooms.forgotten`; client-server-api "Leaving
+rooms": "a user will no longer be able to retrieve history") counts as never having been
+a member: only ``world_readable`` history stays visible to them. Whether they forgot it
+is read once, when a membership rule would be needed; callers that know the answer
+(``/sync`` never shows forgotten rooms) pass it in.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.visibility import allowed, visibility_of
 from ranvier.sync.store import SyncStore
 
@@ -25,13 +32,16 @@ _HV = ("m.room.history_visibility", "")
 class HistoryFilter:
     """Decides which events of one room a user may see."""
 
-    def __init__(self, store: SyncStore, room: RoomInfo, user_id: str) -> None:
+    def __init__(
+        self, store: SyncStore, room: RoomInfo, user_id: str, *, forgotten: bool | None = None
+    ) -> None:
         self.store = store
         self.storage = store.storage
         self.room = room
         self.user_id = user_id
         self._at: dict[int, tuple[str, str | None]] = {}
         self._joins: list[int] | None = None
+        self._forgotten = forgotten
 
     async def _state(self, snapshot_nid: int) -> tuple[str, str | None]:
         found = self._at.get(snapshot_nid)
@@ -53,7 +63,17 @@ class HistoryFilter:
             self._joins = [s for s, _, m in history if m == "join"]
         return any(s > stream_ordering for s in self._joins)
 
+    async def _is_forgotten(self) -> bool:
+        if self._forgotten is None:
+            forgotten = ForgottenStore(self.storage.db)
+            self._forgotten = await forgotten.is_forgotten(self.user_id, self.room.nid)
+        return self._forgotten
+
     async def _check(self, visibility: str, membership: str | None, stream: int) -> bool:
+        if visibility == "world_readable":
+            return True
+        if await self._is_forgotten():
+            return False
         if allowed(visibility, membership, False):
             return True
         return visibility == "shared" and await self._joined_after(stream)

@@ -9,9 +9,11 @@ earlier answer. Backwards, a page holds the events at or before ``from`` (and af
 Only events the user may see under the room's history visibility and that the filter
 allows are returned; ``end`` is left out when the range holds nothing more.
 
-Access: a user with no membership in the room at all may read it only when it is
-``world_readable`` (else 403 ``M_FORBIDDEN``, as for an unknown room); after that the
-visibility rules decide per event, so a user who left sees history up to the leave.
+Access: a user with no membership in the room at all, or who forgot the room
+(:mod:`ranvier.rooms.forgotten`), may read it only when it is ``world_readable`` (else
+403 ``M_FORBIDDEN``, as for an unknown room); after that the visibility rules decide
+per event, so a user who left sees history up to the leave. ``/context`` of an event the
+user may not see (in a forgotten room too) is 404 ``M_NOT_FOUND``.
 Non-state events of users the requester ignores are left out ("Ignoring Users").
 """
 
@@ -22,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from ranvier.core.events import JsonDict
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.state_store import StateMap
 from ranvier.rooms.visibility import visibility_of
 from ranvier.sync.account_data import ignored_users
@@ -59,10 +62,14 @@ class PaginationService:
 
         return history, keep
 
-    async def _room_for(self, room_id: str, user_id: str) -> RoomInfo:
+    async def room_for(self, room_id: str, user_id: str) -> RoomInfo:
+        """The room whose history ``user_id`` may page through, or 403 ``M_FORBIDDEN``
+        (see the module docstring)."""
         room = await self.storage.events.get_room(room_id)
         if room is not None:
-            if await self.storage.events.membership_of(room.nid, user_id) is not None:
+            member = await self.storage.events.membership_of(room.nid, user_id)
+            forgotten = ForgottenStore(self.storage.db)
+            if member is not None and not await forgotten.is_forgotten(user_id, room.nid):
                 return room
             current = await self.storage.current_state(room.nid)
             hv = await self.storage.state_event(current, "m.room.history_visibility", "")
@@ -103,7 +110,7 @@ class PaginationService:
         flt: RoomEventFilter,
     ) -> JsonDict:
         """The ``/messages`` response body."""
-        room = await self._room_for(room_id, user_id)
+        room = await self.room_for(room_id, user_id)
         if from_pos is None:
             from_pos = await self.storage.events.stream_position() if backwards else 0
         limit = min(max(limit, 0), MAX_LIMIT)

@@ -12,7 +12,8 @@ client received with ``since`` (:mod:`ranvier.sync.to_device`), then loops:
    just sent an event finds it in its next sync). Every position up to it is committed;
 2. build the response for ``(since, upper]``: room memberships as of ``upper``
    (:meth:`ranvier.sync.store.SyncStore.memberships`) sorted into joined, invited,
-   knocked and left rooms (:mod:`ranvier.sync.rooms`, :mod:`ranvier.sync.invites`),
+   knocked and left rooms (:mod:`ranvier.sync.rooms`, :mod:`ranvier.sync.invites`;
+   forgotten rooms never appear: client-server-api "Leaving rooms"),
    account data (:mod:`ranvier.sync.account_data`) and to-device messages;
 3. return it if it holds anything, or if this is an initial sync, ``full_state`` or no
    ``timeout`` remains; otherwise wait on the :class:`~ranvier.sync.notifier.Notifier`
@@ -38,6 +39,7 @@ from dataclasses import replace
 from ranvier.bus import Bus
 from ranvier.core.events import JsonDict
 from ranvier.ephemeral.sync_sections import EphemeralPositions, EphemeralStreams
+from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.storage import RoomStorage
 from ranvier.sync.account_data import account_data_section, ignored_users
@@ -76,6 +78,7 @@ class SyncService:
         self.to_device = to_device
         self.notifier = notifier
         self.rooms = RoomSections(self.store)
+        self.forgotten = ForgottenStore(storage.db)
         self.invites = InviteSections(self.store)
         self._subscription = bus.subscribe(ROOM_EVENTS, notifier.room_event_handler)
         account_data.add_listener(notifier.account_data_listener)
@@ -196,7 +199,11 @@ class SyncService:
         rooms: dict[str, JsonDict] = {"join": {}, "invite": {}, "leave": {}, "knock": {}}
         joined: list[str] = []
         room_filter = req.filter.room
-        for m in await self.store.memberships(req.user_id, req.upto.events):
+        memberships = await self.store.memberships(req.user_id, req.upto.events)
+        forgotten: set[str] = set()
+        if any(m.membership in ("leave", "ban") for m in memberships):
+            forgotten = await self.forgotten.forgotten_room_ids(req.user_id)
+        for m in memberships:
             room_id = m.room.room_id
             if m.membership == "join":
                 joined.append(room_id)
@@ -208,7 +215,11 @@ class SyncService:
             if m.membership == "join":
                 section = "join"
                 entry = await self.rooms.joined(req, m, room_data, renderer)
-            elif m.membership in ("leave", "ban") and self.rooms.wants_left(req, m):
+            elif (
+                m.membership in ("leave", "ban")
+                and room_id not in forgotten
+                and self.rooms.wants_left(req, m)
+            ):
                 section = "leave"
                 entry = await self.rooms.left(req, m, room_data, renderer)
             elif m.membership == "invite" and self.invites.wants(req, m):

@@ -53,7 +53,8 @@ async def read_timeline(
 ) -> Timeline:
     """The newest visible events in ``(lower, upper]`` that ``flt`` allows, at most
     ``limit``, leaving out non-state events of ``ignored`` users."""
-    history = HistoryFilter(store, room, user_id)
+    # /sync leaves forgotten rooms out (ranvier.sync.service), so none is read here.
+    history = HistoryFilter(store, room, user_id, forgotten=False)
 
     async def keep(stored: StoredEvent) -> bool:
         ev = stored.event
