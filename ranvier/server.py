@@ -58,6 +58,7 @@ from ranvier.api.client.rooms_relations import RelationsApi
 from ranvier.api.client.rooms_report import ReportApi
 from ranvier.api.client.rooms_send import SendApi
 from ranvier.api.client.rooms_state import StateApi
+from ranvier.api.client.rooms_timestamp import TimestampApi
 from ranvier.api.client.rooms_upgrade import UpgradeApi
 from ranvier.api.client.send_to_device import SendToDeviceApi
 from ranvier.api.client.sso import SsoApi
@@ -109,6 +110,7 @@ from ranvier.rooms.upgrade import UpgradeService
 from ranvier.sync.notifier import Notifier
 from ranvier.sync.pagination import PaginationService
 from ranvier.sync.service import SyncService
+from ranvier.sync.timestamps import TimestampLookup
 from ranvier.sync.to_device import ToDeviceStore
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
@@ -358,6 +360,7 @@ class Homeserver:
         for api in (
             SyncApi(self.sync),
             MessagesApi(self.pagination),
+            TimestampApi(TimestampLookup(self.pagination)),
             SendToDeviceApi(self.to_device, self.rooms.is_local),
         ):
             self.add_routes(api.routes())
