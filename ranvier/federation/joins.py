@@ -31,27 +31,25 @@ timeline with that state before it. The join is published on the bus like any ev
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from typing import Any
 
 from ranvier.bus import Bus
 from ranvier.core.auth import AuthError, auth_types_for_event, check_auth_rules
-from ranvier.core.builder import build_event, new_v1_event_id, select_auth_events
+from ranvier.core.builder import build_event, select_auth_events
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.hashes import compute_event_id
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.core.room_versions import (
-    KNOWN_ROOM_VERSIONS,
     EventFormat,
-    UnknownRoomVersion,
-    get_room_version,
 )
-from ranvier.core.signing import SigningKey, sign_event
-from ranvier.federation.client import FederationClient, FederationError, path_segment
+from ranvier.core.signing import SigningKey
+from ranvier.federation.client import FederationClient, FederationError
+from ranvier.federation.remote_membership import handshake
 from ranvier.federation.room_data import RoomData
+from ranvier.federation.stripped import room_state_pdus
 from ranvier.http.types import MatrixError
-from ranvier.rooms.event_store import RoomInfo
+from ranvier.rooms.event_store import RoomInfo, StoredEvent
 from ranvier.rooms.outputs import ROOM_EVENTS, RoomEventPersisted
 from ranvier.rooms.remote import CREATE_KEY, PduDropped, RemoteInput
 from ranvier.rooms.remote_store import RemoteEvent
@@ -91,22 +89,36 @@ class JoinResident:
             raise MatrixError(404, "M_NOT_FOUND", "This server is not in the room")
         return room
 
-    async def make_join(
-        self, origin: str, room_id: str, user_id: str, versions: Sequence[str]
+    async def make_membership(
+        self,
+        origin: str,
+        room_id: str,
+        user_id: str,
+        membership: str,
+        versions: Sequence[str] | None,
     ) -> JsonDict:
-        """``GET /make_join/{roomId}/{userId}?ver=...``."""
+        """A ``make_join``/``make_leave``/``make_knock`` answer: the event template
+        for ``user_id``'s ``membership`` (``versions``: the asker's supported room
+        versions; None for ``make_leave``, which has none)."""
         if _server(user_id) != origin:
             raise MatrixError(403, "M_FORBIDDEN", "User does not belong to the asking server")
         room = await self._room(room_id, origin)
         rv = room.room_version
-        if rv.identifier not in versions:
+        if versions is not None and rv.identifier not in versions:
             raise MatrixError(
                 400,
                 "M_INCOMPATIBLE_ROOM_VERSION",
                 "Your server does not support this room's version",
                 room_version=rv.identifier,
             )
-        content = {"membership": "join"}
+        if membership == "knock" and not rv.knock_allowed:
+            raise MatrixError(
+                400,
+                "M_INCOMPATIBLE_ROOM_VERSION",
+                "This room's version does not allow knocking",
+                room_version=rv.identifier,
+            )
+        content = {"membership": membership}
         current = await self.storage.current_state(room.nid)
         needed = set(auth_types_for_event(rv, "m.room.member", user_id, user_id, content))
         needed.add(CREATE_KEY)
@@ -129,7 +141,9 @@ class JoinResident:
         try:
             check_auth_rules(event, state)
         except AuthError as exc:
-            raise MatrixError(403, "M_FORBIDDEN", f"You cannot join: {exc.reason}") from None
+            raise MatrixError(
+                403, "M_FORBIDDEN", f"You cannot {membership}: {exc.reason}"
+            ) from None
         template = dict(event.pdu)
         for key in ("signatures", "hashes", "unsigned"):
             template.pop(key, None)
@@ -138,8 +152,19 @@ class JoinResident:
         template["origin"] = origin
         return {"event": template, "room_version": rv.identifier}
 
-    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
-        """``PUT /v2/send_join/{roomId}/{eventId}``."""
+    async def make_join(
+        self, origin: str, room_id: str, user_id: str, versions: Sequence[str]
+    ) -> JsonDict:
+        """``GET /make_join/{roomId}/{userId}?ver=...``."""
+        return await self.make_membership(origin, room_id, user_id, "join", versions)
+
+    async def send_membership(
+        self, origin: str, room_id: str, event_id: str, pdu: Any, membership: str
+    ) -> StoredEvent:
+        """The common part of ``send_join``/``send_leave``/``send_knock``: check that
+        ``pdu`` is the ``membership`` of a user of ``origin`` with the id in the path,
+        run it through the remote room input (it must be accepted: 403 otherwise), and
+        return it as stored."""
         room = await self._room(room_id, origin)
         rv = room.room_version
         try:
@@ -150,19 +175,27 @@ class JoinResident:
             raise MatrixError(400, "M_BAD_JSON", "Event id does not match the path")
         if (
             event.type != "m.room.member"
-            or event.membership != "join"
+            or event.membership != membership
             or event.state_key != event.sender
             or _server(event.sender) != origin
         ):
-            raise MatrixError(400, "M_BAD_JSON", "Not a join of a user of the asking server")
+            raise MatrixError(
+                400, "M_BAD_JSON", f"Not a {membership} of a user of the asking server"
+            )
         try:
             outcome = await self.remote.receive(origin, pdu)
         except PduDropped as exc:
             raise MatrixError(400, "M_BAD_JSON", str(exc)) from None
         if outcome.status != "accepted":
-            raise MatrixError(403, "M_FORBIDDEN", f"Join refused: {outcome.reason}")
+            raise MatrixError(403, "M_FORBIDDEN", f"{membership} refused: {outcome.reason}")
         stored = await self.events.get_by_id(event_id)
         assert stored is not None
+        return stored
+
+    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
+        """``PUT /v2/send_join/{roomId}/{eventId}``."""
+        stored = await self.send_membership(origin, room_id, event_id, pdu, "join")
+        room = await self._room(room_id, origin)
         before = await self.storage.snapshot(stored.state_before_nid)
         state = list((await self.storage.state_events(before)).values())
         chain = await self.data.auth_chain([*state, stored.event])
@@ -174,6 +207,18 @@ class JoinResident:
             "members_omitted": False,
             "servers_in_room": sorted(await self.data.servers_in_room(room)),
         }
+
+    async def send_leave(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
+        """``PUT /v2/send_leave/{roomId}/{eventId}``: ``{}`` once accepted."""
+        await self.send_membership(origin, room_id, event_id, pdu, "leave")
+        return {}
+
+    async def send_knock(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
+        """``PUT /v1/send_knock/{roomId}/{eventId}``: the room state the knocker is
+        shown (``knock_room_state``, with the room's create event)."""
+        stored = await self.send_membership(origin, room_id, event_id, pdu, "knock")
+        before = await self.storage.snapshot(stored.state_before_nid)
+        return {"knock_room_state": await room_state_pdus(self.storage, before)}
 
 
 class RemoteJoiner:
@@ -209,34 +254,18 @@ class RemoteJoiner:
         raise MatrixError(404, "M_NOT_FOUND", f"No server could help joining the room: {last}")
 
     async def _join_via(self, server: str, room_id: str, user_id: str, content: JsonDict) -> str:
-        v1 = "/_matrix/federation/v1"
-        made = await self.client.get_json(
+        rv, signed, answer = await handshake(
+            self.client,
+            self.server_name,
+            self.signing_key,
             server,
-            f"{v1}/make_join/{path_segment(room_id)}/{path_segment(user_id)}",
-            {"ver": list(KNOWN_ROOM_VERSIONS)},
+            room_id,
+            user_id,
+            "join",
+            content,
         )
-        try:
-            rv = get_room_version(str(made.get("room_version", "1")))
-        except UnknownRoomVersion:
-            raise ValueError("unsupported room version") from None
-        template = made["event"]
-        if not isinstance(template, dict):
-            raise ValueError("make_join answered no event")
-        pdu = dict(template)
-        pdu["content"] = {**content, **pdu.get("content", {}), "membership": "join"}
-        pdu["origin_server_ts"] = int(time.time() * 1000)
-        pdu.pop("origin", None)
-        if rv.event_format is EventFormat.V1:
-            pdu["event_id"] = new_v1_event_id(self.server_name)
-        if pdu.get("sender") != user_id or pdu.get("state_key") != user_id:
-            raise ValueError("make_join template is not for this user")
-        signed = sign_event(pdu, self.server_name, self.signing_key, rv)
-        event_id = compute_event_id(signed, rv)
-        answer = await self.client.put_json(
-            server,
-            f"/_matrix/federation/v2/send_join/{path_segment(room_id)}/{path_segment(event_id)}",
-            signed,
-        )
+        if not isinstance(answer, dict):
+            raise ValueError("send_join answered no object")
         if isinstance(answer.get("event"), dict):
             signed = answer["event"]
         return await self._store_join(server, room_id, rv, signed, answer)

@@ -1,0 +1,222 @@
+"""Membership handshakes with a resident server: leaving and knocking from outside.
+
+Spec: server-server-api "Leaving Rooms (Rejecting Invites)" (make_leave, send_leave v2;
+leaving-v2.yaml, leaving-v1.yaml for make_leave), "Knocking upon a room" (make_knock,
+send_knock; knocks.yaml), and "Joining Rooms" for the shape they share with joins.
+
+Theory of operation
+-------------------
+A server that is not in a room cannot build a valid event for it (it knows neither the
+forward extremities nor the auth events), so it asks a resident server for a template
+(``make_*``), fills in the content and ``origin_server_ts``, hashes and signs it, and
+hands it back (``send_*``); the resident server runs it through its room input and sends
+it to the room. :func:`handshake` does this with one server; :class:`RemoteMembership`
+tries candidate servers in order:
+
+* :meth:`RemoteMembership.leave` rejects an invite (or rescinds a knock) to a room this
+  server is not in. The candidates are the servers given, the server of whoever sent the
+  user's current membership event (the inviter), and the room id's server. The leave is
+  then recorded as the user's membership
+  (:class:`~ranvier.federation.out_of_room.OutOfRoomMemberships`);
+* :meth:`RemoteMembership.knock` knocks on a room this server is not in, through the
+  client's ``via`` servers and the room id's server. The answered ``knock_room_state`` is
+  checked (:func:`~ranvier.federation.stripped.check_room_state`) and recorded with the
+  knock, for ``rooms.knock`` in ``/sync``.
+
+Servers the room's ACL (as far as this server knows it) denies are not asked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ranvier.core.builder import new_v1_event_id
+from ranvier.core.events import Event, JsonDict
+from ranvier.core.hashes import compute_event_id
+from ranvier.core.ids import InvalidIdentifier, server_name_of
+from ranvier.core.room_versions import (
+    KNOWN_ROOM_VERSIONS,
+    EventFormat,
+    RoomVersion,
+    UnknownRoomVersion,
+    get_room_version,
+)
+from ranvier.core.signing import SigningKey, sign_event
+from ranvier.federation.client import FederationClient, FederationError, RemoteError, path_segment
+from ranvier.federation.out_of_room import OutOfRoomMemberships
+from ranvier.federation.stripped import BadRoomState, check_room_state
+from ranvier.http.types import MatrixError
+from ranvier.rooms.remote import PduDropped, SignatureCheck
+
+logger = logging.getLogger(__name__)
+
+V1 = "/_matrix/federation/v1"
+V2 = "/_matrix/federation/v2"
+
+_PATHS = {
+    "join": (f"{V1}/make_join", f"{V2}/send_join"),
+    "leave": (f"{V1}/make_leave", f"{V2}/send_leave"),
+    "knock": (f"{V1}/make_knock", f"{V1}/send_knock"),
+}
+
+ServerFilter = Callable[[str, str], Awaitable[bool]]
+"""``await allowed(room_id, server)``: may ``server`` take part in the room (its ACL)?"""
+
+
+def _server(identifier: str) -> str | None:
+    try:
+        return server_name_of(identifier)
+    except (InvalidIdentifier, ValueError):
+        return None
+
+
+async def handshake(
+    client: FederationClient,
+    server_name: str,
+    signing_key: SigningKey,
+    destination: str,
+    room_id: str,
+    user_id: str,
+    membership: str,
+    content: JsonDict,
+) -> tuple[RoomVersion, JsonDict, Any]:
+    """``make_<membership>`` then ``send_<membership>`` with ``destination``. Returns
+    the room version, the signed event sent, and the ``send_*`` answer. Raises
+    :class:`FederationError` or ValueError (a template that is not for this user, an
+    unsupported room version)."""
+    make_path, send_path = _PATHS[membership]
+    query = None if membership == "leave" else {"ver": list(KNOWN_ROOM_VERSIONS)}
+    made = await client.get_json(
+        destination, f"{make_path}/{path_segment(room_id)}/{path_segment(user_id)}", query
+    )
+    if not isinstance(made, dict):
+        raise ValueError(f"make_{membership} answered no object")
+    try:
+        rv = get_room_version(str(made.get("room_version", "1")))
+    except UnknownRoomVersion:
+        raise ValueError("unsupported room version") from None
+    template = made.get("event")
+    if not isinstance(template, dict):
+        raise ValueError(f"make_{membership} answered no event")
+    pdu = dict(template)
+    old_content = pdu.get("content")
+    pdu["content"] = {
+        **content,
+        **(old_content if isinstance(old_content, dict) else {}),
+        "membership": membership,
+    }
+    pdu["origin_server_ts"] = int(time.time() * 1000)
+    pdu.pop("origin", None)
+    if rv.event_format is EventFormat.V1:
+        pdu["event_id"] = new_v1_event_id(server_name)
+    if (
+        pdu.get("sender") != user_id
+        or pdu.get("state_key") != user_id
+        or pdu.get("type") != "m.room.member"
+        or pdu.get("room_id") != room_id
+    ):
+        raise ValueError(f"make_{membership} template is not for this user and room")
+    signed = sign_event(pdu, server_name, signing_key, rv)
+    event_id = compute_event_id(signed, rv)
+    answer = await client.put_json(
+        destination, f"{send_path}/{path_segment(room_id)}/{path_segment(event_id)}", signed
+    )
+    return rv, signed, answer
+
+
+class RemoteMembership:
+    """Leaves and knocks of local users through resident servers (module docstring)."""
+
+    def __init__(
+        self,
+        client: FederationClient,
+        server_name: str,
+        signing_key: SigningKey,
+        memberships: OutOfRoomMemberships,
+        verify: SignatureCheck,
+        allowed: ServerFilter | None = None,
+    ) -> None:
+        self.client = client
+        self.server_name = server_name
+        self.signing_key = signing_key
+        self.memberships = memberships
+        self.verify = verify
+        self.allowed = allowed
+
+    async def _candidates(self, room_id: str, servers: Sequence[str]) -> list[str]:
+        out: list[str] = []
+        for server in [*servers, _server(room_id)]:
+            if server is None or server == self.server_name or server in out:
+                continue
+            if self.allowed is not None and not await self.allowed(room_id, server):
+                continue
+            out.append(server)
+        return out
+
+    async def _run(
+        self,
+        room_id: str,
+        user_id: str,
+        membership: str,
+        servers: Sequence[str],
+        content: JsonDict,
+    ) -> tuple[RoomVersion, JsonDict, Any]:
+        last: Exception | None = None
+        forbidden: RemoteError | None = None
+        for server in await self._candidates(room_id, servers):
+            try:
+                return await handshake(
+                    self.client,
+                    self.server_name,
+                    self.signing_key,
+                    server,
+                    room_id,
+                    user_id,
+                    membership,
+                    content,
+                )
+            except (FederationError, ValueError, KeyError) as exc:
+                logger.info("%s of %s through %s failed: %r", membership, room_id, server, exc)
+                last = exc
+                if isinstance(exc, RemoteError) and exc.status == 403:
+                    forbidden = exc
+        if forbidden is not None:
+            raise MatrixError(403, "M_FORBIDDEN", forbidden.error or f"{membership} refused")
+        raise MatrixError(404, "M_NOT_FOUND", f"No server could help to {membership}: {last}")
+
+    async def leave(
+        self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict
+    ) -> str:
+        """Reject an invite to (or rescind a knock on) a room this server is not in;
+        return the leave event id."""
+        candidates = list(servers)
+        current = await self.memberships.membership_event(room_id, user_id)
+        if current is not None:
+            with contextlib.suppress(InvalidIdentifier, ValueError):
+                candidates.insert(0, server_name_of(current.event.sender))
+            via = current.event.pdu.get("origin")
+            if isinstance(via, str):
+                candidates.append(via)
+        rv, signed, _ = await self._run(room_id, user_id, "leave", candidates, content)
+        event = Event(signed, rv)
+        await self.memberships.record(rv, event)
+        return event.event_id
+
+    async def knock(
+        self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict
+    ) -> str:
+        """Knock on a room this server is not in; return the knock event id."""
+        rv, signed, answer = await self._run(room_id, user_id, "knock", servers, content)
+        items = answer.get("knock_room_state") if isinstance(answer, dict) else None
+        try:
+            state = await check_room_state(items, rv, room_id, self.verify)
+        except (BadRoomState, PduDropped) as exc:
+            logger.info("knock_room_state of %s dropped: %s", room_id, exc)
+            state = []
+        event = Event(signed, rv)
+        await self.memberships.record(rv, event, state)
+        return event.event_id
