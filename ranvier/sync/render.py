@@ -7,7 +7,9 @@ The client form -- redactions applied with ``unsigned.redacted_because``,
 "Redactions", "Transaction identifiers", "Aggregations of child events"). In ``/sync``
 events come without ``room_id`` (``ClientEventWithoutRoomID``). This module adds what
 filters ask for (client-server-api "Filtering"): ``event_format: federation`` returns
-each PDU as stored, and ``event_fields`` keeps only the named properties.
+each PDU as stored, with its ``event_id`` added (PDUs of room versions 3 and later carry
+no id, and a client could not refer to the event without one), and ``event_fields``
+keeps only the named properties.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ class EventRenderer:
         if not events:
             return []
         if self.filter.event_format == "federation":
-            rendered = [dict(s.event.pdu) for s in events]
+            rendered = [{**s.event.pdu, "event_id": s.event.event_id} for s in events]
         else:
             rendered = await self.client.render(
                 events,

@@ -15,12 +15,20 @@ room's timeline holds its latest visible events, as on an initial sync (``full_s
 keeps the timeline to ``(since, upto]``, as the spec says). A left room (leave
 or ban) is sent when the user left it since ``since``, or on an initial sync when the
 filter has ``include_leave``; its timeline and state stop at the leave event.
+
+An incremental entry with nothing left after filtering (no timeline events, no state, no
+account data) is not sent, unless the joined or invited members changed (the
+``summary`` the client shows would be stale): a display name change that the filter
+hides leaves the response empty. With ``lazy_load_members`` and without
+``include_redundant_members``, membership events the device already holds
+(:mod:`ranvier.sync.lazy_members`) are left out of incremental ``state``.
 """
 
 from __future__ import annotations
 
 from ranvier.core.events import JsonDict
-from ranvier.rooms.event_store import RoomInfo
+from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.sync.lazy_members import LazyMemberCache
 from ranvier.sync.render import EventRenderer
 from ranvier.sync.request import SyncRequest
 from ranvier.sync.store import MembershipAt, SyncStore
@@ -32,9 +40,60 @@ MAX_HEROES = 5
 class RoomSections:
     """Builds joined and left room entries."""
 
-    def __init__(self, store: SyncStore) -> None:
+    def __init__(self, store: SyncStore, lazy_members: LazyMemberCache | None = None) -> None:
         self.store = store
         self.storage = store.storage
+        self.lazy_members = lazy_members if lazy_members is not None else LazyMemberCache()
+
+    async def _memberships_changed(self, since_snap: int, end_snap: int) -> bool:
+        """Whether any ``m.room.member`` entry changed its ``membership`` between two
+        snapshots (a display name change does not count)."""
+        member_type = await self.storage.nids.types.lookup("m.room.member")
+        if member_type is None:
+            return False
+        before = (await self.storage.snapshot(since_snap)).state
+        after = (await self.storage.snapshot(end_snap)).state
+        changed: list[tuple[int | None, int | None]] = [
+            (before.get(k), v)
+            for k, v in after.items()
+            if k[0] == member_type and before.get(k) != v
+        ]
+        changed += [(v, None) for k, v in before.items() if k[0] == member_type and k not in after]
+        if not changed:
+            return False
+        nids = {n for pair in changed for n in pair if n is not None}
+        loaded = await self.storage.events.get_by_nids(nids)
+
+        def membership(nid: int | None) -> str | None:
+            found = loaded.get(nid) if nid is not None else None
+            return None if found is None else found.event.membership
+
+        return any(membership(old) != membership(new) for old, new in changed)
+
+    def _drop_delivered_members(
+        self, req: SyncRequest, room: RoomInfo, since_pos: int, state: list[StoredEvent]
+    ) -> list[StoredEvent]:
+        """``state`` without the membership events the device already holds."""
+        held = self.lazy_members.delivered(req.user_id, req.device_id, room.nid, since_pos)
+        if not held:
+            return state
+        return [
+            s
+            for s in state
+            if not (s.event.type == "m.room.member" and held.get(s.event.state_key or "") == s.nid)
+        ]
+
+    def _record_members(
+        self, req: SyncRequest, room: RoomInfo, sent: list[StoredEvent], full: bool
+    ) -> None:
+        pairs = [
+            (s.event.state_key, s.nid)
+            for s in sent
+            if s.event.type == "m.room.member" and s.event.state_key is not None
+        ]
+        self.lazy_members.record(
+            req.user_id, req.device_id, room.nid, pairs, req.upto.events, whole=full
+        )
 
     async def _was_joined_at(self, room: RoomInfo, user_id: str, position: int) -> bool:
         history = await self.store.membership_events(room, user_id, position)
@@ -72,6 +131,8 @@ class RoomSections:
     ) -> tuple[JsonDict, Timeline] | None:
         rf = req.filter.room
         since_pos = req.since_events
+        if rf.state.lazy_load_members and since_pos is not None:
+            self.lazy_members.confirm(req.user_id, req.device_id, since_pos)
         lower = 0 if since_pos is None or from_start else since_pos
         tl = await read_timeline(
             self.store,
@@ -105,6 +166,31 @@ class RoomSections:
                 lazy.add(req.user_id)
             if summary is not None:
                 lazy.update(summary.get("m.heroes", ()))
+        track_members = lazy is not None and not rf.state.include_redundant_members
+        if req.use_state_after:
+            sent = await state_events(self.store, end_snap, since_snap, rf.state, lazy_users=lazy)
+        else:
+            sent = await state_events(
+                self.store,
+                start_snap,
+                since_snap,
+                rf.state,
+                exclude={s.nid for s in tl.events},
+                lazy_users=lazy,
+            )
+        if not full:
+            assert since_pos is not None and since_snap is not None
+            if track_members:
+                sent = self._drop_delivered_members(req, room, since_pos, sent)
+            if (
+                not tl.events
+                and not sent
+                and not account_data
+                and not await self._memberships_changed(since_snap, end_snap)
+            ):
+                return None
+        if track_members:
+            self._record_members(req, room, [*sent, *tl.events], full)
         body: JsonDict = {
             "timeline": {
                 "events": await renderer.render(tl.events, bundle=tl.limited or full),
@@ -113,19 +199,8 @@ class RoomSections:
             },
             "account_data": {"events": account_data},
         }
-        if req.use_state_after:
-            after = await state_events(self.store, end_snap, since_snap, rf.state, lazy_users=lazy)
-            body["state_after"] = {"events": await renderer.render(after, bundle=False)}
-        else:
-            state = await state_events(
-                self.store,
-                start_snap,
-                since_snap,
-                rf.state,
-                exclude={s.nid for s in tl.events},
-                lazy_users=lazy,
-            )
-            body["state"] = {"events": await renderer.render(state, bundle=False)}
+        section = "state_after" if req.use_state_after else "state"
+        body[section] = {"events": await renderer.render(sent, bundle=False)}
         if summary is not None:
             body["summary"] = summary
         return body, tl

@@ -2,7 +2,11 @@
 
 :func:`read_timeline` reads the newest events of a room in a range of positions that
 the user may see (:mod:`ranvier.sync.history`) and the timeline filter lets through, at
-most ``limit``; one more is read to know whether the timeline is ``limited``.
+most ``limit``; one more is read to know whether the timeline is ``limited``. A state
+event that is part of the room's state at the end of the range is kept even where the
+history visibility rules would hide it: the user may read that state anyway
+(``GET /state``), and without it the client could not follow the state through the
+timeline (the ``state`` section only covers what happened before the timeline starts).
 
 :func:`state_events` computes the ``state`` (or ``state_after``) section from two state
 snapshots, at the NID level so unchanged entries cost nothing:
@@ -56,11 +60,24 @@ async def read_timeline(
     # /sync leaves forgotten rooms out (ranvier.sync.service), so none is read here.
     history = HistoryFilter(store, room, user_id, forgotten=False)
 
+    end_state: set[int] | None = None
+
+    async def in_end_state(stored: StoredEvent) -> bool:
+        nonlocal end_state
+        if end_state is None:
+            snap = await store.storage.snapshot(await store.snapshot_nid_at(room.nid, upper))
+            end_state = set(snap.state.values())
+        return stored.nid in end_state
+
     async def keep(stored: StoredEvent) -> bool:
         ev = stored.event
         if ignored and ev.sender in ignored and ev.state_key is None:
             return False
-        return flt.allows_event(ev) and await history.visible(stored)
+        if not flt.allows_event(ev):
+            return False
+        if await history.visible(stored):
+            return True
+        return ev.state_key is not None and await in_end_state(stored)
 
     page = await store.paginate(room.nid, upper, lower, True, limit + 1, keep)
     events = page.events
