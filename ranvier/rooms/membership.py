@@ -6,9 +6,11 @@ room version decide what is allowed (a refusal is 403 ``M_FORBIDDEN``). Each cha
 an ``m.room.member`` event sent through the room input pipeline; a small guard runs
 in the room's queue first, against the current state, to answer what the auth rules
 would allow but the API defines differently: joining or inviting twice sends nothing
-new, inviting a member or a banned user is refused, unbanning someone not banned and
-kicking someone not in the room are refused, and leaving a room one is not in is a
-no-op. Only local users can be invited or joined so far (no federation yet).
+new, inviting a member is refused (403 ``M_FORBIDDEN``), as is kicking someone not in
+the room; unbanning someone not banned, and inviting or kicking a banned user, are 403
+``M_BAD_STATE`` ("The state change requested cannot be performed, such as attempting
+to unban a user who is not banned", client-server-api "Common error codes"); leaving a
+room one is not in is a no-op. Only local users can be invited or joined so far (no federation yet).
 
 Also here (client-server-api "Knocking on rooms", "Restricted rooms", "Leaving rooms",
 ``GET /members``):
@@ -142,7 +144,7 @@ class MembershipService:
             if current == "join":
                 raise MatrixError(403, "M_FORBIDDEN", f"{target} is already in the room")
             if current == "ban":
-                raise MatrixError(403, "M_FORBIDDEN", f"{target} is banned from the room")
+                raise MatrixError(403, "M_BAD_STATE", f"{target} is banned from the room")
             if current == "invite" and ev is not None:
                 return ev.event_id
             return None
@@ -170,6 +172,8 @@ class MembershipService:
 
         async def guard(ctx: RoomContext) -> str | None:
             ev = await ctx.get("m.room.member", target)
+            if ev is not None and ev.membership == "ban":
+                raise MatrixError(403, "M_BAD_STATE", f"{target} is banned from the room")
             if ev is None or ev.membership not in ("join", "invite", "knock"):
                 raise MatrixError(403, "M_FORBIDDEN", f"{target} is not in the room")
             return None
@@ -187,13 +191,14 @@ class MembershipService:
         return await self._send(room, sender, target, {"membership": "ban"}, reason, guard)
 
     async def unban(self, room_id: str, sender: str, target: str, reason: str | None = None) -> str:
-        """Lift ``target``'s ban (403 ``M_FORBIDDEN`` if not banned)."""
+        """Lift ``target``'s ban (403 ``M_BAD_STATE`` if not banned: client-server-api
+        "Common error codes", ``M_BAD_STATE``)."""
         room = await self.rooms.room_for_reader(room_id)
 
         async def guard(ctx: RoomContext) -> str | None:
             ev = await ctx.get("m.room.member", target)
             if ev is None or ev.membership != "ban":
-                raise MatrixError(403, "M_FORBIDDEN", f"{target} is not banned")
+                raise MatrixError(403, "M_BAD_STATE", f"{target} is not banned")
             return None
 
         return await self._send(room, sender, target, {"membership": "leave"}, reason, guard)

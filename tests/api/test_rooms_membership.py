@@ -63,7 +63,7 @@ async def test_membership_flow(client: Client) -> None:
     status, body = await client.request(
         "POST", f"{room}/unban", {"user_id": bob["user_id"]}, token=a
     )
-    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
+    assert (status, body["errcode"]) == (403, "M_BAD_STATE")
     status, body = await client.request("GET", f"{room}/joined_members", token=b)
     assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
 
