@@ -101,6 +101,7 @@ from ranvier.rooms.hierarchy import HierarchyService
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.rooms.pipeline import RoomInput
+from ranvier.rooms.profile_updates import ProfileMemberUpdater
 from ranvier.rooms.relations import RelationService
 from ranvier.rooms.reports import ReportService, ReportStore
 from ranvier.rooms.service import RoomService
@@ -255,6 +256,7 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.profiles.add_listener(ProfileMemberUpdater(self.rooms).on_profile_change)
         self.rooms.redaction_policy.is_admin = self._is_admin
         self.relations = RelationService(self.rooms, self.rooms.renderer)
         self.reports = ReportService(self.rooms, ReportStore(db))

@@ -107,6 +107,11 @@ Guard = Callable[[RoomContext], Awaitable[str | None]]
 """Run in the queue before building; may raise, or return an event id to answer with
 instead of sending (e.g. a membership that is already in place)."""
 
+InviteCountersign = Callable[[RoomInfo, Event, Snapshot], Awaitable[Mapping[str, Any]]]
+"""``await countersign(room, invite, current_state)`` -> the invite PDU with the invitee's
+server's signature added (server-server-api "Inviting to a room"; a local invitee's
+invite is returned as it is). Raises MatrixError when the invitee's server refuses."""
+
 
 def new_room_id(server_name: str) -> str:
     """A fresh room id for room versions 1-11: ``!<18 random letters>:<server>``."""
@@ -125,6 +130,9 @@ class RoomInput:
         self.server_name = server_name
         self.signing_key = signing_key
         self.queues = RoomQueues()
+        self.countersign_invite: InviteCountersign | None = None
+        """Set by the composition root when federation is enabled: invites are
+        countersigned by the invitee's server before they are stored."""
         self._last_create_ts = 0
         """Timestamp of the last create event built here (see :meth:`_create_ts`)."""
 
@@ -226,6 +234,13 @@ class RoomInput:
         if CREATE_KEY in state:
             auth_map.setdefault(CREATE_KEY, state[CREATE_KEY])
         self._check(event, auth_map, state, auth_events)
+        if (
+            self.countersign_invite is not None
+            and event.type == "m.room.member"
+            and event.membership == "invite"
+        ):
+            signed = await self.countersign_invite(room, event, current)
+            event = Event(dict(signed), rv, event.event_id)
         type_nid = await self.storage.nids.types.assign(event.type)
         sk_nid = None
         if event.state_key is not None:

@@ -1,9 +1,11 @@
 """Room endpoint details found by Sytest's rooms area, each checked against the spec over
 real HTTP: ``createRoom`` with a non-string ``room_version`` (create_room.yaml: a
 malformed body is ``M_BAD_JSON``) and ``GET /state/{type}/{key}?format=event``
-(rooms.yaml, v1.16)."""
+(rooms.yaml, v1.16); profile changes sent as membership events to joined rooms."""
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from tests.api.conftest import Client
 
@@ -62,3 +64,66 @@ async def test_state_event_format_event_returns_the_client_event(client: Client)
     bob = await client.register("bob")
     status, err = await client.request("GET", member + "?format=event", token=bob["access_token"])
     assert (status, err["errcode"]) == (403, "M_FORBIDDEN")
+
+
+async def test_profile_changes_update_the_member_events_of_joined_rooms(client: Client) -> None:
+    """client-server-api "Events on Change of Profile Information"."""
+    alice = await client.register("alice")
+    bob = await client.register("bob")
+    a, b = alice["access_token"], bob["access_token"]
+    user = alice["user_id"]
+    rooms = []
+    for extra in ({}, {"preset": "public_chat"}):
+        status, body = await client.request("POST", f"{V3}/createRoom", extra, token=a)
+        assert status == 200
+        rooms.append(body["room_id"])
+    status, body = await client.request("POST", f"{V3}/createRoom", {}, token=b)
+    invited_room = body["room_id"]
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{invited_room}/invite", {"user_id": user}, token=b
+    )
+    assert status == 200
+    # A custom key in the join content survives the update.
+    member = f"{V3}/rooms/{rooms[0]}/state/m.room.member/{quote(user)}"
+    status, _ = await client.request(
+        "PUT", member, {"membership": "join", "org.example.flag": 1}, token=a
+    )
+    assert status == 200
+
+    profile = f"{V3}/profile/{quote(user)}"
+    status, _ = await client.request(
+        "PUT", f"{profile}/displayname", {"displayname": "LemurLover"}, token=a
+    )
+    assert status == 200
+    status, _ = await client.request(
+        "PUT", f"{profile}/avatar_url", {"avatar_url": "mxc://test.local/lemur"}, token=a
+    )
+    assert status == 200
+    for room_id in rooms:
+        status, content = await client.request(
+            "GET", f"{V3}/rooms/{room_id}/state/m.room.member/{quote(user)}", token=a
+        )
+        assert status == 200
+        assert content["displayname"] == "LemurLover"
+        assert content["avatar_url"] == "mxc://test.local/lemur"
+        assert content["membership"] == "join"
+    status, content = await client.request("GET", member, token=a)
+    assert content["org.example.flag"] == 1
+    # The invite is left alone (only joined rooms get an event).
+    status, content = await client.request(
+        "GET", f"{V3}/rooms/{invited_room}/state/m.room.member/{quote(user)}", token=b
+    )
+    assert content["membership"] == "invite" and "avatar_url" not in content
+
+    # Removing the display name removes it from the member events; setting the same
+    # value again sends nothing new.
+    status, before = await client.request("GET", f"{member}?format=event", token=a)
+    status, _ = await client.request(
+        "PUT", f"{profile}/avatar_url", {"avatar_url": "mxc://test.local/lemur"}, token=a
+    )
+    status, after = await client.request("GET", f"{member}?format=event", token=a)
+    assert after["event_id"] == before["event_id"]
+    status, _ = await client.request("DELETE", f"{profile}/displayname", token=a)
+    assert status == 200
+    status, content = await client.request("GET", member, token=a)
+    assert "displayname" not in content and content["avatar_url"] == "mxc://test.local/lemur"
