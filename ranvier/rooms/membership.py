@@ -43,6 +43,7 @@ from ranvier.rooms.client_format import client_event
 from ranvier.rooms.event_store import RoomInfo
 from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.pipeline import LocalEvent, RoomContext
+from ranvier.rooms.remote_store import RemoteStore
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.state_store import Snapshot
 from ranvier.rooms.summary import allowed_room_ids
@@ -52,7 +53,9 @@ AUTHORISING_USER = "join_authorised_via_users_server"
 
 RemoteJoin = Callable[[str, str, Sequence[str], dict[str, Any]], Awaitable[str]]
 """``await remote_join(room_id, user_id, servers, content)`` -> the join event id
-(:class:`ranvier.federation.joins.RemoteJoiner`)."""
+(:class:`ranvier.federation.joins.RemoteJoiner`); the same shape serves
+``remote_leave`` and ``remote_knock``
+(:class:`ranvier.federation.remote_membership.RemoteMembership`)."""
 
 
 class MembershipService:
@@ -64,6 +67,68 @@ class MembershipService:
         self.remote_join: RemoteJoin | None = None
         """Joins rooms this server is not in, over federation (set by the composition
         root when federation is enabled)."""
+        self.remote_leave: RemoteJoin | None = None
+        """Rejects invites to (rescinds knocks on) rooms this server is not in."""
+        self.remote_knock: RemoteJoin | None = None
+        """Knocks on rooms this server is not in."""
+
+    async def remote_servers(
+        self, room_id: str, user_id: str, servers: Sequence[str] = ()
+    ) -> list[str] | None:
+        """The servers to ask when ``room_id`` must be handled over federation, or None
+        when this server handles it: it is in the room (a local user is joined), or the
+        room is purely local. Over federation go unknown rooms, rooms where the user's
+        membership is an outlier (an invite or knock received from outside), and rooms
+        with remote members but no local one (rejoining after everyone here left).
+        Candidates: ``servers``, the sender of the user's membership, the remote members
+        last known, the room id's server."""
+        room = await self.rooms.events.get_room(room_id)
+        candidates = list(servers)
+        remote = room is None
+        if room is not None:
+            members = await self.rooms.events.members(room.nid)
+            if any(m == "join" and self.rooms.is_local(u) for u, m, _ in members):
+                return None
+            store = RemoteStore(self.rooms.storage)
+            for member, membership, nid in members:
+                if member == user_id and await store.is_outlier(nid):
+                    found = (await self.rooms.events.get_by_nids([nid])).get(nid)
+                    if found is not None:
+                        remote = True
+                        with contextlib.suppress(InvalidIdentifier, ValueError):
+                            candidates.insert(0, server_name_of(found.event.sender))
+                elif membership == "join" and not self.rooms.is_local(member):
+                    remote = True
+                    with contextlib.suppress(InvalidIdentifier, ValueError):
+                        candidates.append(server_name_of(member))
+        if not remote:
+            return None
+        with contextlib.suppress(InvalidIdentifier, ValueError):
+            candidates.append(server_name_of(room_id))
+        return list(dict.fromkeys(candidates))
+
+    async def _remote_alias(self, alias: str, servers: list[str]) -> str:
+        """Resolve a remote alias through the federation directory query (404 if
+        unknown); its servers are added to ``servers``."""
+        try:
+            parse_room_alias(alias)
+        except InvalidIdentifier:
+            raise MatrixError(400, "M_INVALID_PARAM", "Invalid room alias") from None
+        found = None
+        if self.rooms.aliases.remote is not None:
+            found = await self.rooms.aliases.remote(alias)
+        if found is None:
+            raise MatrixError(404, "M_NOT_FOUND", "Room alias not found")
+        servers.extend(found[1])
+        return found[0]
+
+    def _is_remote_alias(self, target: str) -> bool:
+        if not target.startswith("#") or self.rooms.aliases.remote is None:
+            return False
+        try:
+            return server_name_of(target) != self.rooms.server_name
+        except (InvalidIdentifier, ValueError):
+            return False
 
     async def _send(
         self,
@@ -105,18 +170,21 @@ class MembershipService:
         """Join a room; return its id. Joining again changes nothing. A room id this
         server does not know is joined over federation through ``servers`` (and the
         server named in the room id) when :attr:`remote_join` is set."""
-        known = room_id_or_alias.startswith("#") or (
-            await self.rooms.events.get_room(room_id_or_alias) is not None
-        )
-        if not known and self.remote_join is not None and room_id_or_alias.startswith("!"):
-            content = await self.rooms.member_content(user_id, "join")
-            if reason is not None:
-                content["reason"] = reason
-            candidates = list(servers)
-            with contextlib.suppress(InvalidIdentifier, ValueError):
-                candidates.append(server_name_of(room_id_or_alias))
-            await self.remote_join(room_id_or_alias, user_id, candidates, content)
-            return room_id_or_alias
+        if self.remote_join is not None:
+            via = list(servers)
+            room_id = room_id_or_alias
+            if self._is_remote_alias(room_id_or_alias):
+                room_id = await self._remote_alias(room_id_or_alias, via)
+            candidates = None
+            if room_id.startswith("!"):
+                candidates = await self.remote_servers(room_id, user_id, via)
+            if candidates is not None:
+                content = await self.rooms.member_content(user_id, "join")
+                if reason is not None:
+                    content["reason"] = reason
+                await self.remote_join(room_id, user_id, candidates, content)
+                return room_id
+            room_id_or_alias = room_id
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "join")
         authoriser = await self.restricted_join_authoriser(room, user_id)
@@ -152,7 +220,19 @@ class MembershipService:
         return await self._send(room, sender, target, content, reason, guard)
 
     async def leave(self, room_id: str, user_id: str, reason: str | None = None) -> str | None:
-        """Leave (or reject an invite to) a room; None if there was nothing to leave."""
+        """Leave (or reject an invite to) a room; None if there was nothing to leave.
+        An invite or knock of a room this server is not in is rejected over federation."""
+        if self.remote_leave is not None:
+            candidates = await self.remote_servers(room_id, user_id)
+            known = await self.rooms.events.get_room(room_id)
+            if candidates is not None and known is not None:
+                membership = await self.rooms.events.membership_of(known.nid, user_id)
+                if membership not in ("invite", "knock"):
+                    return None
+                content: dict[str, Any] = {"membership": "leave"}
+                if reason is not None:
+                    content["reason"] = reason
+                return await self.remote_leave(room_id, user_id, candidates, content)
         room = await self.rooms.room_for_reader(room_id)
         sent: list[bool] = []
 
@@ -205,8 +285,30 @@ class MembershipService:
 
     # ---- knocking, restricted joins, forgetting, member lists -----------------------
 
-    async def knock(self, room_id_or_alias: str, user_id: str, reason: str | None = None) -> str:
-        """Knock on a local room; return its id (see the module docstring)."""
+    async def knock(
+        self,
+        room_id_or_alias: str,
+        user_id: str,
+        reason: str | None = None,
+        servers: Sequence[str] = (),
+    ) -> str:
+        """Knock on a room; return its id (see the module docstring). A room this
+        server is not in is knocked on over federation through ``servers``."""
+        if self.remote_knock is not None:
+            via = list(servers)
+            room_id = room_id_or_alias
+            if self._is_remote_alias(room_id_or_alias):
+                room_id = await self._remote_alias(room_id_or_alias, via)
+            candidates = None
+            if room_id.startswith("!"):
+                candidates = await self.remote_servers(room_id, user_id, via)
+            if candidates is not None:
+                content = await self.rooms.member_content(user_id, "knock")
+                if reason is not None:
+                    content["reason"] = reason
+                await self.remote_knock(room_id, user_id, candidates, content)
+                return room_id
+            room_id_or_alias = room_id
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "knock")
 

@@ -105,6 +105,9 @@ class RoomService:
         self.renderer = ClientEventRenderer(storage)
         self.redaction_policy = RedactionPolicy()
         self.send_checks: list[SendCheck] = [self.redaction_policy.check, relation_guard]
+        self.remote_invites = False
+        """Whether users of other servers may be invited (set by the composition root
+        when federation is enabled; the pipeline then gets invites countersigned)."""
 
     # ---- helpers --------------------------------------------------------------------
 
@@ -134,15 +137,15 @@ class RoomService:
             return False
 
     def check_invitee(self, user_id: Any) -> str:
-        """400 ``M_INVALID_PARAM`` for a malformed user id; 403 for remote users (no
-        federation yet)."""
+        """400 ``M_INVALID_PARAM`` for a malformed user id; 403 for remote users when
+        federation is off (:attr:`remote_invites`)."""
         try:
             if not isinstance(user_id, str):
                 raise InvalidIdentifier("not a string")
             parse_user_id(user_id)
         except InvalidIdentifier:
             raise MatrixError(400, "M_INVALID_PARAM", f"Invalid user ID {user_id!r}") from None
-        if not self.is_local(user_id):
+        if not self.remote_invites and not self.is_local(user_id):
             raise MatrixError(
                 403, "M_FORBIDDEN", "Inviting users of other servers needs federation"
             )
