@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Collection
 
 from ranvier.core.events import Event, JsonDict
+from ranvier.rooms.stripped_state import StrippedStateStore
 from ranvier.sync.request import SyncRequest
 from ranvier.sync.store import MembershipAt, SyncStore
 
@@ -57,6 +58,12 @@ class InviteSections:
         own = found.get(m.event_nid)
         if own is None:
             return None
+        if own.state_before_nid == 0:
+            # A room this server is not in: the state the other server sent with the
+            # invite or knock (ranvier.federation.out_of_room).
+            saved = await StrippedStateStore(storage.db).load(m.event_nid)
+            if saved is not None:
+                return [*saved, stripped(own.event)]
         snap = await storage.snapshot(own.state_before_nid)
         keys = [(t, "") for t in STRIPPED_STATE_TYPES]
         if own.event.sender != own.event.state_key:
