@@ -9,8 +9,9 @@ joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, list_join
 * ``GET /joined_rooms``, ``GET /rooms/{roomId}/joined_members``,
   ``GET /rooms/{roomId}/members`` (``membership``/``not_membership`` filters, ``at``: a
   sync or pagination token, :func:`ranvier.sync.tokens.parse_position`);
-* ``POST /knock/{roomIdOrAlias}`` with ``reason`` (knocking.yaml; ``via`` is for
-  remote rooms, which need federation) -> ``{"room_id"}``;
+* ``POST /knock/{roomIdOrAlias}`` with ``reason`` (knocking.yaml; ``via`` and the
+  deprecated ``server_name``: servers to knock through on rooms this server is not in)
+  -> ``{"room_id"}``;
 * ``POST /rooms/{roomId}/forget`` (leaving.yaml).
 """
 
@@ -124,8 +125,12 @@ class MembershipApi:
         """``POST /knock/{roomIdOrAlias}``."""
         requester = await require_user(request)
         body = parse_json_body_or_empty(request)
+        servers = [*query_list(request, "via"), *query_list(request, "server_name")]
         room_id = await self.membership.knock(
-            request.path_params["roomIdOrAlias"], requester.user_id, optional_str(body, "reason")
+            request.path_params["roomIdOrAlias"],
+            requester.user_id,
+            optional_str(body, "reason"),
+            servers,
         )
         return json_response({"room_id": room_id})
 
