@@ -85,6 +85,8 @@ from ranvier.ephemeral.receipts import ReceiptService
 from ranvier.ephemeral.receipts_store import ReceiptStore
 from ranvier.ephemeral.sync_sections import EphemeralStreams
 from ranvier.ephemeral.typing import TypingState
+from ranvier.federation.edus import FederationEdus
+from ranvier.federation.metrics import FederationMetrics
 from ranvier.federation.rooms import FederationRooms
 from ranvier.federation.service import Federation, FederationHooks
 from ranvier.federation.to_device_edu import to_device_edu_handler
@@ -345,10 +347,17 @@ class Homeserver:
         # Sync, pagination and send-to-device (ranvier.sync).
         self.notifier = Notifier()
         self.to_device = ToDeviceStore(db, DeviceStore(db))
+        self.federation_edus: FederationEdus | None = None
         if self.federation_rooms is not None:
             self.federation_rooms.edus.register_edu_handler(
                 "m.direct_to_device", to_device_edu_handler(self.to_device, self.rooms.is_local)
             )
+            # Typing, receipts, presence and device list EDUs, in and out.
+            self.federation_edus = FederationEdus(
+                db, self.federation_rooms, self.typing, self.receipts, self.presence
+            )
+        self.federation_metrics = FederationMetrics(self.metrics)
+        self.federation_metrics.attach(self.federation, self.federation_rooms)
         self.sync = SyncService(
             self.room_storage,
             self.account_data,
@@ -456,6 +465,8 @@ class Homeserver:
             self.metrics.start_loop_lag_sampler()
             if self.federation_rooms is not None:
                 await self.federation_rooms.start()
+            if self.federation_edus is not None:
+                await self.federation_edus.start()
             await self.presence.start()
         bound: list[tuple[str, int]] = []
         if http_bind is not None:
@@ -479,6 +490,8 @@ class Homeserver:
         await self.metrics.stop()
         await self.room_input.queues.drain()
         await self.bus.close()
+        if self.federation_edus is not None:
+            await self.federation_edus.stop()
         if self.federation_rooms is not None:
             await self.federation_rooms.stop()
         await self.presence.stop()

@@ -37,6 +37,7 @@ import orjson
 from ranvier.core.ids import InvalidIdentifier, parse_server_name
 from ranvier.core.signing import SignatureError
 from ranvier.federation.keyring import Keyring
+from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.xmatrix import XMatrixParseError, parse_authorization, verify_request
 from ranvier.http.router import Handler
 from ranvier.http.types import MatrixError, Request, Response
@@ -47,8 +48,16 @@ CONTEXT_KEY = "ranvier.federation.auth"
 _SPLIT_CREDENTIALS = re.compile(r",\s*(?=X-Matrix\s)", re.IGNORECASE)
 
 
-def _unauthorized(why: str) -> MatrixError:
-    return MatrixError(401, "M_UNAUTHORIZED", why)
+class _Refused(MatrixError):
+    """A refusal carrying the reason code for the reject hook."""
+
+    def __init__(self, reason: str, status: int, errcode: str, error: str) -> None:
+        super().__init__(status, errcode, error)
+        self.reason = reason
+
+
+def _unauthorized(why: str, reason: str) -> MatrixError:
+    return _Refused(reason, 401, "M_UNAUTHORIZED", why)
 
 
 def request_target(request: Request) -> str:
@@ -77,20 +86,29 @@ class ServerAuthenticator:
         self.is_denied = is_denied
         self.clock = clock or (lambda: int(time.time() * 1000))
         self.listeners: list[Callable[[str], None]] = []
+        self.on_reject: RejectHook = ignore_rejection
+        """Told the reason code of every refused request (federation metrics)."""
         """Called with the origin of every authenticated request (the outbound sender
         retries a destination at once when it hears from it)."""
 
     async def require_server(self, request: Request) -> str:
         """The authenticated origin server of ``request`` (see the module docstring)."""
+        try:
+            return await self._require_server(request)
+        except _Refused as exc:
+            self.on_reject(exc.reason)
+            raise
+
+    async def _require_server(self, request: Request) -> str:
         header = request.headers.get("authorization")
         if not header:
-            raise _unauthorized("Missing Authorization header")
+            raise _unauthorized("Missing Authorization header", "missing_auth")
         content: Any = None
         if request.body:
             try:
                 content = orjson.loads(request.body)
             except orjson.JSONDecodeError:
-                raise MatrixError(400, "M_NOT_JSON", "Content not JSON") from None
+                raise _Refused("not_json", 400, "M_NOT_JSON", "Content not JSON") from None
         uri = request_target(request)
         error: MatrixError | None = None
         for credential in _SPLIT_CREDENTIALS.split(header.strip()):
@@ -100,33 +118,33 @@ class ServerAuthenticator:
                 error = error or e
                 continue
             if self.is_denied is not None and self.is_denied(origin):
-                raise MatrixError(403, "M_FORBIDDEN", "Server is not allowed here")
+                raise _Refused("denied_server", 403, "M_FORBIDDEN", "Server is not allowed here")
             request.context[ORIGIN_KEY] = origin
             for listener in self.listeners:
                 listener(origin)
             return origin
-        raise error or _unauthorized("No X-Matrix credentials")
+        raise error or _unauthorized("No X-Matrix credentials", "malformed_xmatrix")
 
     async def _check(self, credential: str, method: str, uri: str, content: Any) -> str:
         try:
             auth = parse_authorization(credential)
         except XMatrixParseError as e:
-            raise _unauthorized(str(e)) from None
+            raise _unauthorized(str(e), "malformed_xmatrix") from None
         if auth.destination is not None and auth.destination != self.server_name:
-            raise _unauthorized("Request is not for this server")
+            raise _unauthorized("Request is not for this server", "wrong_destination")
         try:
             parse_server_name(auth.origin)
         except InvalidIdentifier:
-            raise _unauthorized("Invalid origin server name") from None
+            raise _unauthorized("Invalid origin server name", "bad_origin") from None
         key = await self.keyring.get_key(
             auth.origin, auth.key, at_ts=self.clock(), enforce_validity=True, allow_old=False
         )
         if key is None:
-            raise _unauthorized(f"No valid key {auth.key} known for {auth.origin}")
+            raise _unauthorized(f"No valid key {auth.key} known for {auth.origin}", "unknown_key")
         try:
             verify_request(auth, key.verify_key, method, uri, self.server_name, content)
         except SignatureError:
-            raise _unauthorized("Invalid signature") from None
+            raise _unauthorized("Invalid signature", "bad_request_signature") from None
         return auth.origin
 
 

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -97,6 +97,8 @@ class FederationSender:
         self._stopping = False
         self.sent_transactions = 0
         """Transactions accepted by their destination (for tests and metrics)."""
+        self.on_sent: Callable[[], None] = lambda: None
+        """Called for every transaction a destination accepted (federation metrics)."""
 
     # ---- lifecycle ----------------------------------------------------------------------
 
@@ -244,6 +246,7 @@ class FederationSender:
             )
             dest.failures = 0
             self.sent_transactions += 1
+            self.on_sent()
 
     async def _back_off(self, dest: _Destination) -> None:
         if dest.failures > self.max_retries:

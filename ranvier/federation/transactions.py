@@ -41,6 +41,7 @@ from ranvier.core.events import JsonDict
 from ranvier.core.hashes import compute_event_id
 from ranvier.core.room_versions import get_room_version
 from ranvier.db import Database
+from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.room_data import RoomData
 from ranvier.http.types import MatrixError
 from ranvier.rooms.remote import PduDropped, RemoteInput
@@ -109,19 +110,29 @@ class TransactionProcessor:
         self.room_data = room_data
         self.edus = edus
         self._inflight: dict[tuple[str, str], asyncio.Future[JsonDict]] = {}
+        # Federation metrics (ranvier.federation.metrics): refusals by reason, PDU
+        # outcomes, EDUs by type, processed transactions. No-ops unless attached.
+        self.on_reject: RejectHook = ignore_rejection
+        self.on_pdu: Callable[[str], None] = ignore_rejection
+        self.on_edu: Callable[[str, bool], None] = lambda edu_type, handled: None
+        self.on_transaction: Callable[[], None] = lambda: None
 
     async def process(self, origin: str, txn_id: str, body: Any) -> JsonDict:
         """Answer one transaction; raises MatrixError for a malformed one."""
         if not isinstance(body, dict):
+            self.on_reject("malformed_transaction")
             raise MatrixError(400, "M_BAD_JSON", "Transaction must be an object")
         claimed = body.get("origin")
         if claimed is not None and claimed != origin:
+            self.on_reject("origin_mismatch")
             raise MatrixError(403, "M_FORBIDDEN", "origin does not match the signing server")
         pdus = body.get("pdus")
         edus = body.get("edus", [])
         if not isinstance(pdus, list) or not isinstance(edus, list):
+            self.on_reject("malformed_transaction")
             raise MatrixError(400, "M_BAD_JSON", "pdus and edus must be lists")
         if len(pdus) > MAX_PDUS or len(edus) > MAX_EDUS:
+            self.on_reject("oversized_transaction")
             raise MatrixError(
                 400, "M_BAD_JSON", f"At most {MAX_PDUS} PDUs and {MAX_EDUS} EDUs per transaction"
             )
@@ -141,6 +152,7 @@ class TransactionProcessor:
         self._inflight[key] = fut
         try:
             answer = await self._run(origin, pdus, edus)
+            self.on_transaction()
             await self.db.execute(
                 "INSERT INTO federation_inbound_txns (origin, txn_id, response, received_ts)"
                 " VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -165,6 +177,8 @@ class TransactionProcessor:
             room_id = pdu.get("room_id") if isinstance(pdu, dict) else None
             if not isinstance(room_id, str):
                 results[_pdu_event_id(pdu, None)] = {"error": "PDU has no room_id"}
+                self.on_reject("bad_format")
+                self.on_pdu("dropped")
                 continue
             by_room.setdefault(room_id, []).append(pdu)
 
@@ -176,19 +190,30 @@ class TransactionProcessor:
                 event_id = _pdu_event_id(pdu, rv)
                 if denied:
                     results[event_id] = {"error": "Server is banned by the room's ACL"}
+                    self.on_reject("acl_denied")
+                    self.on_pdu("dropped")
                     continue
                 try:
                     outcome = await self.remote.receive(origin, pdu)
                 except PduDropped as exc:
                     results[event_id] = {"error": str(exc)}
+                    self.on_reject(exc.reason)
+                    self.on_pdu("dropped")
                     continue
                 except Exception as exc:
                     logger.exception("processing PDU %s from %s failed", event_id, origin)
                     results[event_id] = {"error": f"internal error: {exc!r}"}
+                    self.on_pdu("error")
                     continue
+                self.on_pdu(outcome.status)
+                if outcome.redacted:
+                    self.on_reject("bad_content_hash")
                 if outcome.status == "rejected":
                     results[outcome.event_id] = {"error": f"rejected: {outcome.reason}"}
+                    self.on_reject("auth_failed")
                 else:
+                    if outcome.status == "soft_failed":
+                        self.on_reject("soft_failed")
                     results[outcome.event_id] = {}
 
         await asyncio.gather(*(room_job(r, p) for r, p in by_room.items()))
@@ -202,6 +227,7 @@ class TransactionProcessor:
         edu_type, content = edu.get("edu_type"), edu.get("content")
         if not isinstance(edu_type, str) or not isinstance(content, dict):
             return
+        self.on_edu(edu_type, self.edus.has_handler(edu_type))
         if edu_type == "m.typing":
             if not await self._room_allows(content.get("room_id"), origin):
                 return

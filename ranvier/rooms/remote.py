@@ -76,7 +76,12 @@ CREATE_KEY: StateKey = ("m.room.create", "")
 
 class PduDropped(Exception):
     """The PDU was dropped (not stored): bad format or signature, unknown room,
-    or its state could not be had."""
+    or its state could not be had. ``reason`` is a short code for metrics
+    (``bad_format``, ``bad_signature``, ``not_in_room``, ``missing_state``)."""
+
+    def __init__(self, message: str, reason: str = "missing_state") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class EventSource(Protocol):
@@ -176,12 +181,12 @@ class RemoteInput:
         :class:`PduDropped`."""
         if not isinstance(pdu, dict):
             self._count("dropped")
-            raise PduDropped("PDU is not an object")
+            raise PduDropped("PDU is not an object", "bad_format")
         room_id = pdu.get("room_id")
         room = await self.events.get_room(room_id) if isinstance(room_id, str) else None
         if room is None or not await self.is_joined(room):
             self._count("dropped")
-            raise PduDropped("this server is not in the room")
+            raise PduDropped("this server is not in the room", "not_in_room")
         try:
             outcome = await self.queues.run(
                 room.room_id, lambda: self._process(origin, room, pdu, fetch=True)
@@ -208,13 +213,13 @@ class RemoteInput:
             pdu = strip_unsigned(pdu)
             event = Event(pdu, rv)
         except (EventFormatError, KeyError, TypeError, ValueError) as exc:
-            raise PduDropped(f"invalid event: {exc}") from None
+            raise PduDropped(f"invalid event: {exc}", "bad_format") from None
         if room_id is not None and event.room_id != room_id:
-            raise PduDropped("event belongs to another room")
+            raise PduDropped("event belongs to another room", "bad_format")
         try:
             await self.verify(pdu, rv)
         except SignatureError as exc:
-            raise PduDropped(f"bad signature: {exc}") from None
+            raise PduDropped(f"bad signature: {exc}", "bad_signature") from None
         if not check_content_hash(pdu):
             return Event(redact(pdu, rv), rv, event.event_id), True
         return event, False

@@ -1,0 +1,95 @@
+"""``m.presence`` EDUs: presence to and from other servers.
+
+Spec: server-server-api "Presence" and its ``m.presence`` EDU (``{"push": [{user_id,
+presence, last_active_ago, currently_active?, status_msg?}]}``; "Servers should only
+send presence updates for users that the receiving server would be interested in,
+such as the receiving server sharing a room with a given user").
+
+Theory of operation
+-------------------
+*Inbound* (:meth:`PresenceEdus.on_edu`): each pushed update of a user who belongs to
+the sending server goes to :meth:`~ranvier.ephemeral.presence.PresenceService.on_remote_presence`,
+which drops it unless ``global.presence.enable_inbound`` (and stores it, waking the
+syncs of users sharing a room, when it is on).
+
+*Outbound*: with ``global.presence.enable_outbound``, the producer listens to the
+presence stream; a visible change of a local user (the stream tells the rooms the user
+is joined to) is queued by a :class:`~.worker.SerialWorker` as one ``m.presence`` EDU
+for every other server with a joined member in those rooms. Mere activity of an
+already active user moves no position and sends nothing, as the spec allows while
+``currently_active`` is true.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from ranvier.core.events import JsonDict
+from ranvier.ephemeral.presence import PresenceService, presence_content
+from ranvier.federation.edus.rooms import RoomMembers, server_of
+from ranvier.federation.edus.worker import SerialWorker
+from ranvier.federation.sender import FederationSender
+
+EDU_TYPE = "m.presence"
+
+
+class PresenceEdus:
+    """Inbound handler and outbound producer of ``m.presence`` (module docstring)."""
+
+    def __init__(
+        self, presence: PresenceService, members: RoomMembers, sender: FederationSender
+    ) -> None:
+        self.presence = presence
+        self.members = members
+        self.sender = sender
+        self.worker = SerialWorker("presence EDUs")
+        self._started = False
+        self.received = 0
+        """Inbound updates accepted (tests)."""
+
+    async def on_edu(self, origin: str, content: JsonDict) -> None:
+        """Handle one inbound ``m.presence`` EDU from ``origin``."""
+        push = content.get("push")
+        if not isinstance(push, list):
+            return
+        for update in push:
+            if not isinstance(update, dict):
+                continue
+            user_id = update.get("user_id")
+            if not isinstance(user_id, str) or server_of(user_id) != origin:
+                continue
+            if await self.presence.on_remote_presence(user_id, update):
+                self.received += 1
+
+    def start(self) -> None:
+        """Listen to the presence stream (when outbound presence is on)."""
+        if self._started or not self.presence.outbound or not self.presence.enabled:
+            return
+        self._started = True
+        self.presence.listeners.add(self._on_change)
+
+    async def stop(self) -> None:
+        """Stop the worker."""
+        await self.worker.close()
+
+    def _on_change(
+        self, position: int, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        del position
+        local = [u for u in user_ids if self.members.is_local(u)]
+        if local and room_ids:
+            rooms = list(room_ids)
+            self.worker.submit(lambda: self._send(local, rooms))
+
+    async def _send(self, user_ids: list[str], room_ids: list[str]) -> None:
+        servers = await self.members.remote_servers(room_ids)
+        if not servers:
+            return
+        now = self.presence.clock()
+        push = []
+        for user_id in user_ids:
+            item = presence_content(await self.presence.current(user_id), now)
+            item["user_id"] = user_id
+            item.setdefault("last_active_ago", 0)
+            push.append(item)
+        await self.sender.queue_edu(servers, {"edu_type": EDU_TYPE, "content": {"push": push}})
