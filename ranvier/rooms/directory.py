@@ -16,14 +16,15 @@ rooms without a type) apply before paging. Paging is by key, not by offset, so r
 joining or leaving the list between requests do not shift the pages: ``next_batch``
 is ``n<members>_<room id>`` of the last room of the page ("rooms after this one") and
 ``prev_batch`` is ``p<members>_<room id>`` of the first ("rooms before this one").
-``server`` other than this server needs the federation directory, not built yet:
-404 ``M_NOT_FOUND``. Third-party networks (``third_party_instance_id``) have no
+``server`` other than this server is asked of that server over federation
+(:attr:`DirectoryService.remote`, server-server-api "Public Room Directory"); without
+federation it is 404 ``M_NOT_FOUND``. Third-party networks (``third_party_instance_id``) have no
 rooms here: application services are not supported yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,10 @@ from ranvier.rooms.service import RoomService
 from ranvier.rooms.summary import RoomSummaries
 
 MAX_LIMIT = 500
+
+RemotePublicRooms = Callable[[str, JsonDict], Awaitable[JsonDict]]
+"""``await remote(server, params)`` -> ``server``'s ``/publicRooms`` answer for the
+client's ``params`` (:class:`ranvier.federation.directory.DirectoryClient`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,8 @@ class DirectoryService:
         self.rooms = rooms
         self.summaries = summaries
         self.is_admin = is_admin
+        self.remote: RemotePublicRooms | None = None
+        """Asks other servers' directories (set when federation is enabled)."""
 
     async def get_visibility(self, room_id: str) -> str:
         """``public`` or ``private``; 404 ``M_NOT_FOUND`` for an unknown room."""
@@ -125,7 +132,21 @@ class DirectoryService:
     ) -> JsonDict:
         """The ``/publicRooms`` response (see the module docstring)."""
         if server is not None and server != self.rooms.server_name:
-            raise MatrixError(404, "M_NOT_FOUND", "Remote room directories are not available")
+            if self.remote is None:
+                raise MatrixError(404, "M_NOT_FOUND", "Remote room directories are not available")
+            flt: JsonDict = {}
+            if search_term is not None:
+                flt["generic_search_term"] = search_term
+            if room_types is not None:
+                flt["room_types"] = list(room_types)
+            params: JsonDict = {
+                "limit": limit,
+                "since": since,
+                "third_party_instance_id": third_party_instance_id,
+                "include_all_networks": include_all_networks or None,
+                "filter": flt or None,
+            }
+            return await self.remote(server, params)
         if limit is not None and limit < 0:
             raise MatrixError(400, "M_INVALID_PARAM", "limit must not be negative")
         key = PageKey.parse(since) if since else None
