@@ -99,6 +99,7 @@ from ranvier.http.tls import server_context
 from ranvier.http.types import MatrixError, Request, Response
 from ranvier.rooms.aliases import AliasService, AliasStore
 from ranvier.rooms.directory import DirectoryService
+from ranvier.rooms.guest_access import GuestAccess
 from ranvier.rooms.hierarchy import HierarchyService
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.outputs import ROOM_EVENTS
@@ -258,6 +259,8 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.guest_access = GuestAccess(self.rooms, self._is_guest, self.membership.leave)
+        self.bus.subscribe(ROOM_EVENTS, self.guest_access.on_room_event)
         self.profiles.add_listener(ProfileMemberUpdater(self.rooms).on_profile_change)
         self.rooms.redaction_policy.is_admin = self._is_admin
         self.relations = RelationService(self.rooms, self.rooms.renderer)
@@ -316,7 +319,7 @@ class Homeserver:
             SendApi(self.rooms),
             StateApi(self.rooms),
             EventApi(self.rooms),
-            MembershipApi(self.rooms, self.membership),
+            MembershipApi(self.rooms, self.membership, self.guest_access),
             RedactApi(self.rooms),
             RelationsApi(self.relations),
             ReportApi(self.reports),
@@ -413,6 +416,10 @@ class Homeserver:
         """Add routes of a component, made able to use :func:`ranvier.api.auth.require_user`."""
         for method, pattern, handler in count_activity(self.presence, routes):
             self.router.add(method, pattern, with_authenticator(self.auth, handler))
+
+    async def _is_guest(self, user_id: str) -> bool:
+        account = await self.accounts.accounts.get(user_id)
+        return account is not None and account.is_guest
 
     async def _is_admin(self, user_id: str) -> bool:
         account = await self.accounts.accounts.get(user_id)

@@ -1,10 +1,12 @@
 """Room endpoint details found by Sytest's rooms area, each checked against the spec over
 real HTTP: ``createRoom`` with a non-string ``room_version`` (create_room.yaml: a
 malformed body is ``M_BAD_JSON``) and ``GET /state/{type}/{key}?format=event``
-(rooms.yaml, v1.16); profile changes sent as membership events to joined rooms."""
+(rooms.yaml, v1.16); profile changes sent as membership events to joined rooms;
+guest access rules for joins and on revocation."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import quote
 
 from tests.api.conftest import Client
@@ -127,3 +129,52 @@ async def test_profile_changes_update_the_member_events_of_joined_rooms(client: 
     assert status == 200
     status, content = await client.request("GET", member, token=a)
     assert "displayname" not in content and content["avatar_url"] == "mxc://test.local/lemur"
+
+
+async def test_guests_join_only_can_join_rooms_and_leave_on_revocation(client: Client) -> None:
+    """client-server-api "Guest Access", "Server behaviour"."""
+    alice = await client.register("alice")
+    a = alice["access_token"]
+    status, body = await client.request(
+        "POST", f"{V3}/createRoom", {"preset": "public_chat", "room_alias_name": "g"}, token=a
+    )
+    room_id = body["room_id"]
+    status, guest = await client.request("POST", f"{V3}/register?kind=guest", {})
+    assert status == 200
+    g, guest_id = guest["access_token"], guest["user_id"]
+    # public_chat: guest_access forbidden -> no join, by id nor by alias.
+    for path in (f"{V3}/rooms/{room_id}/join", f"{V3}/join/{quote('#g:test.local')}"):
+        status, err = await client.request("POST", path, {}, token=g)
+        assert (status, err["errcode"]) == (403, "M_FORBIDDEN"), path
+    # A regular user still joins.
+    bob = await client.register("bob")
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{room_id}/join", {}, token=bob["access_token"]
+    )
+    assert status == 200
+
+    guest_access = f"{V3}/rooms/{room_id}/state/m.room.guest_access"
+    status, _ = await client.request("PUT", guest_access, {"guest_access": "can_join"}, token=a)
+    assert status == 200
+    status, _ = await client.request("POST", f"{V3}/join/{quote('#g:test.local')}", {}, token=g)
+    assert status == 200
+    member = f"{V3}/rooms/{room_id}/state/m.room.member/{quote(guest_id)}"
+    status, content = await client.request("GET", member, token=a)
+    assert content["membership"] == "join"
+
+    # Revoked: the guest leaves, the regular user stays.
+    status, _ = await client.request("PUT", guest_access, {"guest_access": "forbidden"}, token=a)
+    assert status == 200
+    await client.server.guest_access.drain()
+    for _ in range(50):
+        status, content = await client.request("GET", member, token=a)
+        if content["membership"] == "leave":
+            break
+        await asyncio.sleep(0.02)
+    assert content["membership"] == "leave"
+    status, content = await client.request(
+        "GET", f"{V3}/rooms/{room_id}/state/m.room.member/{quote(bob['user_id'])}", token=a
+    )
+    assert content["membership"] == "join"
+    status, err = await client.request("POST", f"{V3}/rooms/{room_id}/join", {}, token=g)
+    assert (status, err["errcode"]) == (403, "M_FORBIDDEN")

@@ -3,7 +3,8 @@ joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, list_join
 "Getting events for a room": members.yaml).
 
 * ``POST /join/{roomIdOrAlias}``, ``POST /rooms/{roomId}/join`` -> ``{"room_id"}``;
-  an unknown room is 404 ``M_NOT_FOUND``, a refused join 403 ``M_FORBIDDEN``;
+  an unknown room is 404 ``M_NOT_FOUND``, a refused join 403 ``M_FORBIDDEN`` (guests
+  only where ``m.room.guest_access`` is ``can_join``: :mod:`ranvier.rooms.guest_access`);
 * ``POST /rooms/{roomId}/invite|kick|ban|unban`` with ``user_id`` and ``reason``;
 * ``POST /rooms/{roomId}/leave`` with ``reason``;
 * ``GET /joined_rooms``, ``GET /rooms/{roomId}/joined_members``,
@@ -21,6 +22,7 @@ from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef, check_room_id, check_user_id
 from ranvier.http.parse import optional_str, parse_json_body_or_empty, query_list, require_str
 from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.rooms.guest_access import GuestAccess
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.service import RoomService
 from ranvier.sync.tokens import parse_position
@@ -31,15 +33,23 @@ _MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
 class MembershipApi:
     """Serves membership changes and member lists."""
 
-    def __init__(self, rooms: RoomService, membership: MembershipService) -> None:
+    def __init__(
+        self,
+        rooms: RoomService,
+        membership: MembershipService,
+        guest_access: GuestAccess | None = None,
+    ) -> None:
         self.rooms = rooms
         self.membership = membership
+        self.guest_access = guest_access
 
     async def join(self, request: Request) -> Response:
         """``POST /join/{roomIdOrAlias}`` and ``POST /rooms/{roomId}/join``."""
         requester = await require_user(request)
         target = request.path_params.get("roomIdOrAlias") or request.path_params["roomId"]
         body = parse_json_body_or_empty(request)
+        if requester.is_guest and self.guest_access is not None:
+            await self.guest_access.check_join(target)
         # ``via`` (v1.12+) and the deprecated ``server_name``: servers to join through
         # when this server is not in the room yet.
         servers = [*query_list(request, "via"), *query_list(request, "server_name")]
