@@ -201,6 +201,17 @@ class RemoteInput:
         """:meth:`receive` for a caller already running a job of ``room``'s queue."""
         return await self._process(origin, room, pdu, fetch=True)
 
+    async def receive_backfilled(self, origin: str, room: RoomInfo, pdu: Any) -> Outcome:
+        """Process a PDU from ``/backfill`` (older than the room's history): the same
+        checks (steps 1-6; the state before a prev event this server lacks comes from
+        ``origin``'s ``/state_ids``), but no soft failure (step 7 compares with the
+        present, which an old event predates), no change to the forward extremities or
+        the current state, a stream position below zero, and nothing published.
+        Raises :class:`PduDropped`."""
+        return await self.queues.run(
+            room.room_id, lambda: self._process(origin, room, pdu, fetch=False, backfilled=True)
+        )
+
     # ---- step 1-3 ------------------------------------------------------------------------
 
     async def parse(
@@ -226,7 +237,9 @@ class RemoteInput:
 
     # ---- the pipeline --------------------------------------------------------------------
 
-    async def _process(self, origin: str, room: RoomInfo, pdu: Any, *, fetch: bool) -> Outcome:
+    async def _process(
+        self, origin: str, room: RoomInfo, pdu: Any, *, fetch: bool, backfilled: bool = False
+    ) -> Outcome:
         rv = room.room_version
         event, redacted = await self.parse(pdu, rv, room.room_id)
         known = await self.events.get_by_id(event.event_id)
@@ -244,16 +257,16 @@ class RemoteInput:
                 reason, rejected = f"state before the event: {exc.reason}", True
         old_current = await self.storage.current_state(room.nid)
         soft_failed = False
-        if not rejected:
+        if not rejected and not backfilled:
             current = await self.storage.state_events(old_current)
             try:
                 check_auth_rules(event, current)
             except AuthError as exc:
                 soft_failed, reason = True, f"current state: {exc.reason}"
         before_nids = await self.store.state_map_nids(before)
-        before_snap = await self._snapshot_for(room, before_nids)
+        before_snap = await self._snapshot_for(room, before_nids, event)
         new_current = None
-        if not rejected and not soft_failed:
+        if not rejected and not soft_failed and not backfilled:
             new_current = await self._new_current(room, event, before)
         persisted = await self.store.persist_event(
             RemoteEvent(
@@ -264,18 +277,29 @@ class RemoteInput:
                 soft_failed=soft_failed,
                 current=new_current,
                 old_current=old_current,
+                backfilled=backfilled,
             )
         )
-        if not rejected and not soft_failed:
+        if not rejected and not soft_failed and not backfilled:
             await self._publish(persisted)
         outcome = _outcome_of(persisted.stored, reason or "", redacted)
         if rejected or soft_failed:
             logger.info("%s event %s from %s: %s", outcome.status, event.event_id, origin, reason)
         return outcome
 
-    async def _snapshot_for(self, room: RoomInfo, state: dict[tuple[int, int], int]) -> Any:
+    async def _snapshot_for(
+        self, room: RoomInfo, state: dict[tuple[int, int], int], event: Event | None = None
+    ) -> Any:
         """A snapshot holding ``state``: an existing one when the state is that of a prev
-        event or the current state (the common case), else a new base."""
+        event of ``event``, a forward extremity or the current state (the common case), else
+        a new base."""
+        if event is not None:
+            for prev_id in event.prev_event_ids:
+                prev = await self.events.get_by_id(prev_id)
+                if prev is not None and prev.state_after_nid:
+                    snap = await self.storage.snapshot(prev.state_after_nid)
+                    if dict(snap.state) == state:
+                        return snap
         current = await self.storage.current_state(room.nid)
         if dict(current.state) == state:
             return current

@@ -25,7 +25,10 @@ so they are written here, in one transaction each, on the same tables:
   passed in by the caller (resolved across the forward extremities); it is written as
   a delta on the old current snapshot, and the membership index follows the
   membership keys that changed between the two. The persist hooks of the event
-  store (relations, redactions) run for accepted events as for local ones.
+  store (relations, redactions) run for accepted events as for local ones;
+* a **backfilled** event (older than what the room had) is a DAG event with a stream
+  position below zero (counting down, migration 0750), so it sorts before the room's
+  history, and it never changes the forward extremities or the current state.
 
 A new room joined over federation starts with :meth:`RemoteStore.create_room` and a
 base snapshot of the state the resident server gave (:meth:`write_state`).
@@ -60,6 +63,18 @@ class RemoteEvent:
     given as event NID 0 (its NID is not known before it is stored)."""
     old_current: Snapshot | None = None
     """The room's current state before this event (required with ``current``)."""
+    backfilled: bool = False
+    """An event older than the room's history (``/backfill``): it takes the next
+    stream position below zero and never becomes a forward extremity."""
+
+
+async def _next_backfill_position(conn: Connection) -> int:
+    row = await conn.fetchone(
+        "UPDATE stream_positions SET position = position - 1"
+        " WHERE stream = 'backfill' RETURNING position"
+    )
+    assert row is not None
+    return int(row[0])
 
 
 async def _next_position(conn: Connection) -> int:
@@ -211,7 +226,10 @@ class RemoteStore:
         state = self.storage.state
         changed: list[int] = []
         async with self.db.transaction() as conn:
-            stream = await _next_position(conn)
+            if new.backfilled:
+                stream = await _next_backfill_position(conn)
+            else:
+                stream = await _next_position(conn)
             if known is not None:
                 await conn.execute(
                     "UPDATE events SET stream_ordering = $1, state_before_nid = $2,"
@@ -253,7 +271,7 @@ class RemoteStore:
                     after.nid,
                     event_nid,
                 )
-            if accepted:
+            if accepted and not new.backfilled:
                 await conn.executemany(
                     "DELETE FROM room_forward_extremities WHERE room_nid = $1 AND event_nid = $2",
                     [(room.nid, p) for p in prev_nids],
