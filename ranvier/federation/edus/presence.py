@@ -62,8 +62,9 @@ class PresenceEdus:
                 self.received += 1
 
     def start(self) -> None:
-        """Listen to the presence stream (when outbound presence is on)."""
-        if self._started or not self.presence.outbound or not self.presence.enabled:
+        """Listen to the presence stream (updates go out only while the presence
+        service's ``outbound`` flag, ``global.presence.enable_outbound``, is on)."""
+        if self._started:
             return
         self._started = True
         self.presence.listeners.add(self._on_change)
@@ -76,6 +77,8 @@ class PresenceEdus:
         self, position: int, room_ids: Collection[str], user_ids: Collection[str]
     ) -> None:
         del position
+        if not self.presence.outbound or not self.presence.enabled:
+            return
         local = [u for u in user_ids if self.members.is_local(u)]
         if local and room_ids:
             rooms = list(room_ids)
