@@ -31,12 +31,16 @@ from ranvier.sync.account_data import ignored_users
 from ranvier.sync.filters import RoomEventFilter
 from ranvier.sync.history import HistoryFilter
 from ranvier.sync.render import EventRenderer
-from ranvier.sync.store import SyncStore
+from ranvier.sync.store import MIN_POSITION, SyncStore
 from ranvier.sync.tokens import pagination_token
 from ranvier.users.account_data import AccountDataStore
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+
+Backfill = Callable[[str, int], Awaitable[int]]
+"""``await backfill(room_id, limit)`` -> events fetched from other servers, older than
+the room's history (:class:`ranvier.federation.backfill.Backfiller`)."""
 
 
 class PaginationService:
@@ -46,6 +50,10 @@ class PaginationService:
         self.store = store
         self.storage = store.storage
         self.account_data = account_data
+        self.backfill: Backfill | None = None
+        """Set when federation is enabled: a backwards page that reaches the start of
+        what this server holds asks other servers for older history, then is read
+        again (server-server-api "Backfilling and retrieving missing events")."""
 
     async def _keeper(
         self, room: RoomInfo, user_id: str, flt: RoomEventFilter
@@ -112,10 +120,19 @@ class PaginationService:
         """The ``/messages`` response body."""
         room = await self.room_for(room_id, user_id)
         if from_pos is None:
-            from_pos = await self.storage.events.stream_position() if backwards else 0
+            from_pos = await self.storage.events.stream_position() if backwards else MIN_POSITION
         limit = min(max(limit, 0), MAX_LIMIT)
         _, keep = await self._keeper(room, user_id, flt)
         page = await self.store.paginate(room.nid, from_pos, to_pos, backwards, limit, keep)
+        backfill = self.backfill
+        if (
+            backwards
+            and to_pos is None
+            and page.exhausted
+            and backfill is not None
+            and await backfill(room.room_id, max(limit, 20))
+        ):
+            page = await self.store.paginate(room.nid, from_pos, None, True, limit, keep)
         renderer = EventRenderer(self.store, user_id, device_id)
         body: JsonDict = {
             "start": from_token if from_token is not None else pagination_token(from_pos),

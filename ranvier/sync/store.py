@@ -24,6 +24,9 @@ from ranvier.rooms.storage import RoomStorage
 
 PAGE = 100
 """Rows fetched per query while paginating with a predicate."""
+MIN_POSITION = -(2**62)
+"""Below every stream position: backfilled events (history older than the room had,
+:mod:`ranvier.federation.backfill`) have positions below zero."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +154,7 @@ class SyncStore:
         pos = start
         while len(found) < want:
             if backwards:
-                lower, upper = (stop if stop is not None else 0), pos
+                lower, upper = (stop if stop is not None else MIN_POSITION), pos
             else:
                 lower, upper = pos, (stop if stop is not None else 2**62)
             if lower >= upper:

@@ -102,6 +102,8 @@ def parse_position(text: str, name: str = "from") -> int:
     """The events position of a ``/messages`` token (``t<N>``) or of a sync token;
     400 ``M_INVALID_PARAM`` otherwise."""
     try:
+        if text.startswith("t-"):  # before the room's history: backfilled events
+            return -_int(text[2:])
         if text.startswith("t"):
             return _int(text[1:])
         return SyncToken.parse(text).events
