@@ -267,3 +267,75 @@ async def test_concurrent_state_conflict_resolves_identically(pair: Pair) -> Non
     merge_b = await bob.send(room_id, "merge from synapse")
     await eventually(lambda: alice.has_event(room_id, merge_b), "ranvier gets the merge")
     assert await _same_state(pair, room_id) == resolved
+
+
+async def _ephemeral(user: ClientUser, room_id: str, since: str | None) -> tuple[list[Any], str]:
+    query = "timeout=1000" + (f"&since={seg(since)}" if since else "")
+    got = await user.call("GET", f"/_matrix/client/v3/sync?{query}")
+    room = got.get("rooms", {}).get("join", {}).get(room_id, {})
+    return list(room.get("ephemeral", {}).get("events", [])), str(got["next_batch"])
+
+
+@pytest.mark.synapse
+async def test_typing_and_receipts_both_ways(pair: Pair) -> None:
+    """``m.typing`` and ``m.receipt`` EDUs in both directions, seen in /sync."""
+    bob, alice, peer = pair.bob, pair.alice, pair.peer
+    room_id = await alice.create_room(preset="public_chat")
+    await bob.join(room_id, peer.name)
+    message = await alice.send(room_id, "read me")
+    await eventually(lambda: bob.has_event(room_id, message), "Synapse gets the message")
+    room_path = f"/_matrix/client/v3/rooms/{seg(room_id)}"
+
+    # Synapse's user types and reads: ranvier's /sync shows both.
+    _, since = await _ephemeral(alice, room_id, None)
+    await bob.call(
+        "PUT", f"{room_path}/typing/{seg(bob.user_id)}", {"typing": True, "timeout": 20000}
+    )
+    await bob.call("POST", f"{room_path}/receipt/m.read/{seg(message)}", {})
+    typing_seen = receipt_seen = False
+
+    async def ranvier_sees() -> bool:
+        nonlocal since, typing_seen, receipt_seen
+        events, since = await _ephemeral(alice, room_id, since)
+        for e in events:
+            if e["type"] == "m.typing" and bob.user_id in e["content"]["user_ids"]:
+                typing_seen = True
+            if e["type"] == "m.receipt" and bob.user_id in e["content"].get(message, {}).get(
+                "m.read", {}
+            ):
+                receipt_seen = True
+        return typing_seen and receipt_seen
+
+    await eventually(ranvier_sees, "ranvier's /sync shows Synapse's typing and receipt")
+    await bob.call("PUT", f"{room_path}/typing/{seg(bob.user_id)}", {"typing": False})
+    await eventually(
+        lambda: _typing_is(peer, room_id, []), "ranvier hears Synapse's user stopped typing"
+    )
+
+    # ranvier's user types and reads: Synapse's /sync shows both.
+    reply = await bob.send(room_id, "read me too")
+    await eventually(lambda: alice.has_event(room_id, reply), "ranvier gets the reply")
+    _, since = await _ephemeral(bob, room_id, None)
+    await alice.call(
+        "PUT", f"{room_path}/typing/{seg(alice.user_id)}", {"typing": True, "timeout": 20000}
+    )
+    await alice.call("POST", f"{room_path}/receipt/m.read/{seg(reply)}", {})
+    typing_seen = receipt_seen = False
+
+    async def synapse_sees() -> bool:
+        nonlocal since, typing_seen, receipt_seen
+        events, since = await _ephemeral(bob, room_id, since)
+        for e in events:
+            if e["type"] == "m.typing" and alice.user_id in e["content"]["user_ids"]:
+                typing_seen = True
+            if e["type"] == "m.receipt" and alice.user_id in e["content"].get(reply, {}).get(
+                "m.read", {}
+            ):
+                receipt_seen = True
+        return typing_seen and receipt_seen
+
+    await eventually(synapse_sees, "Synapse's /sync shows ranvier's typing and receipt")
+
+
+async def _typing_is(peer: Peer, room_id: str, users: list[str]) -> bool:
+    return peer.hs.typing.typing_users(room_id) == users
