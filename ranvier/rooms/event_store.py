@@ -84,6 +84,9 @@ class NewEvent:
     """NIDs of the event's ``prev_events`` (no longer forward extremities)."""
     txn: tuple[str, str, str] | None = None
     """``(user_id, device_id, txn_id)`` of a client send, for idempotency."""
+    txn_scope: str = ""
+    """The endpoint ``txn`` belongs to (``"send <type>"``, ``"redact <event id>"``):
+    client-server-api "Transaction identifiers" scopes them per device and endpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,11 +249,13 @@ class EventStore:
             if new.txn is not None:
                 user_id, device_id, txn_id = new.txn
                 await conn.execute(
-                    "INSERT INTO event_txn_ids (user_id, device_id, room_nid, txn_id, event_nid)"
-                    " VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO event_txn_ids"
+                    " (user_id, device_id, room_nid, scope, txn_id, event_nid)"
+                    " VALUES ($1, $2, $3, $4, $5, $6)",
                     user_id,
                     device_id,
                     room.nid,
+                    new.txn_scope,
                     txn_id,
                     event_nid,
                 )
@@ -383,15 +388,18 @@ class EventStore:
     # ---- transaction ids ------------------------------------------------------------
 
     async def event_for_txn(
-        self, user_id: str, device_id: str, room_nid: int, txn_id: str
+        self, user_id: str, device_id: str, room_nid: int, txn_id: str, scope: str = ""
     ) -> str | None:
-        """The event id sent earlier with this transaction id, or None."""
+        """The event id sent earlier with this transaction id to the endpoint ``scope``
+        (see :attr:`NewEvent.txn_scope`), or None."""
         row = await self.db.fetchone(
             "SELECT e.event_id FROM event_txn_ids t JOIN events e ON e.event_nid = t.event_nid"
-            " WHERE t.user_id = $1 AND t.device_id = $2 AND t.room_nid = $3 AND t.txn_id = $4",
+            " WHERE t.user_id = $1 AND t.device_id = $2 AND t.room_nid = $3 AND t.scope = $4"
+            " AND t.txn_id = $5",
             user_id,
             device_id,
             room_nid,
+            scope,
             txn_id,
         )
         return None if row is None else str(row[0])

@@ -72,6 +72,8 @@ class LocalEvent:
     redacts: str | None = None
     txn: tuple[str, str] | None = None
     """``(device_id, txn_id)`` of a client send (idempotency per device, room, txn)."""
+    txn_scope: str = ""
+    """The endpoint of ``txn`` (:attr:`ranvier.rooms.event_store.NewEvent.txn_scope`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,7 +200,9 @@ class RoomInput:
     async def _submit(self, room: RoomInfo, local: LocalEvent, guard: Guard | None) -> Submitted:
         events = self.storage.events
         if local.txn is not None:
-            known = await events.event_for_txn(local.sender, local.txn[0], room.nid, local.txn[1])
+            known = await events.event_for_txn(
+                local.sender, local.txn[0], room.nid, local.txn[1], local.txn_scope
+            )
             if known is not None:
                 return Submitted(known)
         current = await self.storage.current_state(room.nid)
@@ -247,7 +251,7 @@ class RoomInput:
             sk_nid = await self.storage.nids.state_keys.assign(event.state_key)
         txn = None if local.txn is None else (local.sender, local.txn[0], local.txn[1])
         persisted = await events.persist(
-            NewEvent(event, room, type_nid, sk_nid, current, ext_nids, txn)
+            NewEvent(event, room, type_nid, sk_nid, current, ext_nids, txn, local.txn_scope)
         )
         await self._publish(persisted)
         return Submitted(event.event_id, persisted)

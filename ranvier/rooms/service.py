@@ -290,12 +290,19 @@ class RoomService:
         *,
         device_id: str | None = None,
         txn_id: str | None = None,
+        txn_scope: str | None = None,
     ) -> str:
-        """Send a message event; a repeated ``(device, txn_id)`` returns the first id."""
+        """Send a message event; a repeated ``(device, txn_id)`` to the same endpoint
+        returns the first id. ``txn_scope`` names the endpoint (client-server-api
+        "Transaction identifiers": same device, same path); by default ``/send`` of
+        ``event_type``."""
         room = await self.room_for_reader(room_id)
         txn = (device_id, txn_id) if device_id is not None and txn_id is not None else None
+        scope = txn_scope if txn_scope is not None else f"send {event_type}"
         content, redacts = split_redacts(room.room_version, event_type, content)
-        local = LocalEvent(sender, event_type, content, None, redacts=redacts, txn=txn)
+        local = LocalEvent(
+            sender, event_type, content, None, redacts=redacts, txn=txn, txn_scope=scope
+        )
         guards = [g for g in (check(self.storage, room, local) for check in self.send_checks) if g]
         guard = _all_guards(guards) if guards else None
         result = await self.pipeline.submit(room, local, guard)

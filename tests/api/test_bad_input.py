@@ -213,3 +213,38 @@ async def test_bad_state_and_room_errors(hs: Hs) -> None:  # noqa: F811
     assert alias["room_id"] == taken
     joined = await hs.ok("GET", f"{V3}/joined_rooms", token=b)
     assert joined["joined_rooms"] == []
+
+
+async def test_transaction_ids_are_scoped_per_endpoint(hs: Hs) -> None:  # noqa: F811
+    """client-server-api "Transaction identifiers": a retransmission has the same
+    transaction id and the same path; other endpoints (or paths) are other requests."""
+    room, a, _, _ = await setup(hs)
+    other = await hs.create_room(a)
+    message = await hs.ok(
+        "PUT", f"{V3}/rooms/{room}/send/m.room.message/same", {"body": "hi"}, token=a
+    )
+    # another event type, another room: new events
+    reaction = await hs.ok(
+        "PUT",
+        f"{V3}/rooms/{room}/send/m.reaction/same",
+        {"m.relates_to": {"rel_type": "m.annotation", "event_id": message["event_id"], "key": "x"}},
+        token=a,
+    )
+    elsewhere = await hs.ok(
+        "PUT", f"{V3}/rooms/{other}/send/m.room.message/same", {"body": "hi"}, token=a
+    )
+    assert len({message["event_id"], reaction["event_id"], elsewhere["event_id"]}) == 3
+    # /redact with the same transaction id redacts (it is not /send's retry)...
+    redact = f"{V3}/rooms/{room}/redact/{message['event_id']}/same"
+    redaction = await hs.ok("PUT", redact, {}, token=a)
+    assert redaction["event_id"] not in (message["event_id"], reaction["event_id"])
+    got = await hs.ok("GET", f"{V3}/rooms/{room}/event/{message['event_id']}", token=a)
+    assert got["content"] == {}
+    assert got["unsigned"]["redacted_because"]["event_id"] == redaction["event_id"]
+    # ...and its own retry returns the same redaction, storing nothing
+    before = await stored(hs)
+    assert await hs.ok("PUT", redact, {"reason": "changed"}, token=a) == redaction
+    assert await stored(hs) == before
+    # redacting another event with that transaction id is another request
+    again = await hs.ok("PUT", f"{V3}/rooms/{room}/redact/{reaction['event_id']}/same", {}, token=a)
+    assert again != redaction

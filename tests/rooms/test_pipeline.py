@@ -85,7 +85,9 @@ async def test_failed_persist_leaves_nothing(rooms: Rooms) -> None:
     t, s = await rooms.storage.nids.assign_key("m.room.member", BOB)
     with pytest.raises(DatabaseError):
         await rooms.storage.events.persist(
-            NewEvent(ev, room, t, s, current, extremities, (ALICE, "D", "t1"))
+            NewEvent(
+                ev, room, t, s, current, extremities, (ALICE, "D", "t1"), "send m.room.message"
+            )
         )
     assert {t: await count(rooms.db, t) for t in tables} == before
     assert await rooms.storage.events.stream_position() == position

@@ -6,7 +6,10 @@ The body (``reason`` and any other keys) becomes the content of an
 the same path as ``PUT /send/m.room.redaction`` (v1.18), so the redaction checks of
 :mod:`ranvier.rooms.redactions` apply to both: 403 ``M_FORBIDDEN`` for a user without
 the *redact* level redacting another user's event. The transaction id makes a retry
-return the first redaction's id (per device and room, like ``/send``).
+return the first redaction's id; it is scoped to the device and this endpoint (the
+redacted event's id is part of the path), so the same transaction id used with
+``/send`` or for another event is another request (client-server-api "Transaction
+identifiers").
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class RedactApi:
             {**body, "redacts": event_id},
             device_id=requester.device_id,
             txn_id=request.path_params["txnId"],
+            txn_scope=f"redact {event_id}",
         )
         return json_response({"event_id": redaction_id})
 
