@@ -338,7 +338,9 @@ class Homeserver:
             self.federation_rooms = FederationRooms(
                 config, db, self.federation, self.room_input, self.bus
             )
-            self.membership.remote_join = self.federation_rooms.joiner.join
+            self.federation_rooms.connect(
+                self.membership, self.aliases, self.directory, self.room_summaries
+            )
             apis.append(self.federation_rooms)
             apis += [
                 FederationVersionApi(),
@@ -371,6 +373,8 @@ class Homeserver:
             EphemeralStreams(self.typing, self.receipts, self.presence),
         )
         self.pagination = PaginationService(self.sync.store, self.account_data)
+        if self.federation_rooms is not None:
+            self.federation_rooms.connect_pagination(self.pagination)
         for api in (
             SyncApi(self.sync),
             MessagesApi(self.pagination),

@@ -35,7 +35,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
@@ -45,7 +45,7 @@ from ranvier.core.events import JsonDict
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.db import Database
 from ranvier.federation.client import FederationClient, FederationError, path_segment
-from ranvier.rooms.event_store import EventStore
+from ranvier.rooms.event_store import EventStore, RoomInfo
 from ranvier.rooms.outputs import ROOM_EVENTS, RoomEventPersisted
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,9 @@ class FederationSender:
         self.sent_transactions = 0
         """Transactions accepted by their destination (for tests and metrics)."""
         self.on_sent: Callable[[], None] = lambda: None
+        self.acl_allows: Callable[[RoomInfo, str], Awaitable[bool]] | None = None
+        """The room's server ACL (``m.room.server_acl``): room events are not sent to the
+        servers it denies (server-server-api "Server Access Control Lists (ACLs)")."""
         """Called for every transaction a destination accepted (federation metrics)."""
 
     # ---- lifecycle ----------------------------------------------------------------------
@@ -141,6 +144,8 @@ class FederationSender:
             target = _server(message.state_key)
             if target is not None:
                 destinations.add(target)
+        if self.acl_allows is not None:
+            destinations = {d for d in destinations if await self.acl_allows(room, d)}
         pdu = dict(message.pdu)
         pdu.pop("unsigned", None)
         await self.queue_pdu(destinations, pdu)
