@@ -1,10 +1,11 @@
 """``PUT /rooms/{roomId}/send/{eventType}/{txnId}`` (client-server-api "Sending events
 to a room", room_send.yaml).
 
-The transaction id makes the request idempotent per device and endpoint (client-server-api
-"Transaction identifiers": same device, same path, so the event type and room count): a
-retry returns the event id of the first send and sends nothing. A sender who may not send (not joined, power too low) gets 403
-``M_FORBIDDEN``; an event over 65,536 bytes gets 413 ``M_TOO_LARGE``.
+The transaction id makes the request idempotent per device and endpoint
+(client-server-api "Transaction identifiers": same device, same path, so the event type
+and room count): a retry returns the event id of the first send and sends nothing. A
+sender who may not send (not joined, power too low) gets 403 ``M_FORBIDDEN``; an event
+over 65,536 bytes gets 413 ``M_TOO_LARGE``.
 """
 
 from __future__ import annotations
