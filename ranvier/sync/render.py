@@ -8,8 +8,9 @@ The client form -- redactions applied with ``unsigned.redacted_because``,
 events come without ``room_id`` (``ClientEventWithoutRoomID``). This module adds what
 filters ask for (client-server-api "Filtering"): ``event_format: federation`` returns
 each PDU as stored, with its ``event_id`` added (PDUs of room versions 3 and later carry
-no id, and a client could not refer to the event without one), and ``event_fields``
-keeps only the named properties.
+no id, and a client could not refer to the event without one) and bundled
+aggregations merged into its ``unsigned``, and ``event_fields`` keeps only the named
+properties.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class EventRenderer:
             return []
         if self.filter.event_format == "federation":
             rendered = [{**s.event.pdu, "event_id": s.event.event_id} for s in events]
+            if bundle:
+                await self._bundle_into_pdus(events, rendered)
         else:
             rendered = await self.client.render(
                 events,
@@ -60,3 +63,16 @@ class EventRenderer:
                 ignored=self.ignored,
             )
         return [self.filter.project(e) for e in rendered]
+
+    async def _bundle_into_pdus(self, events: Sequence[StoredEvent], pdus: list[JsonDict]) -> None:
+        """Bundled aggregations for the federation format: merged into each PDU's
+        ``unsigned`` (client-server-api "Aggregations of child events")."""
+        merged = await self.client.aggregations(
+            events, self.user_id, device_id=self.device_id, ignored=self.ignored
+        )
+        for stored, pdu in zip(events, pdus, strict=True):
+            relations = merged.get(stored.event.event_id)
+            if relations:
+                unsigned = pdu.get("unsigned")
+                base = dict(unsigned) if isinstance(unsigned, dict) else {}
+                pdu["unsigned"] = {**base, "m.relations": relations}

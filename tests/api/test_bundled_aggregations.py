@@ -122,3 +122,14 @@ async def test_sync_bundles_only_limited_timelines(hs: Hs) -> None:  # noqa: F81
     assert timeline["events"][0]["event_id"] == original
     events = by_id(timeline["events"])
     assert relations(events[original])["m.replace"]["event_id"] == fixed
+
+    # the federation format gets the bundle merged into the PDU's unsigned
+    body = await sync(
+        hs,
+        b,
+        since=since,
+        filter={"event_format": "federation", "room": {"timeline": {"limit": 3}}},
+    )
+    pdus = body["rooms"]["join"][room]["timeline"]["events"]
+    assert "prev_events" in pdus[0] and "signatures" in pdus[0]
+    assert pdus[0]["unsigned"]["m.relations"]["m.replace"]["event_id"] == fixed
