@@ -7,7 +7,8 @@ Positions are those of the events stream (:mod:`ranvier.sync.tokens`): ``from`` 
 earlier answer. Backwards, a page holds the events at or before ``from`` (and after
 ``to``), newest first; forwards, the events after ``from`` (up to ``to``), oldest first.
 Only events the user may see under the room's history visibility and that the filter
-allows are returned; ``end`` is left out when the range holds nothing more.
+allows are returned; ``end`` is left out when the range holds nothing more (but kept going
+forwards without ``to``: the live end is where new events will appear).
 
 Access: a user with no membership in the room at all, or who forgot the room
 (:mod:`ranvier.rooms.forgotten`), may read it only when it is ``world_readable`` (else
@@ -138,7 +139,11 @@ class PaginationService:
             "start": from_token if from_token is not None else pagination_token(from_pos),
             "chunk": await renderer.render(page.events),
         }
-        if not page.exhausted or (limit == 0 and page.events == []):
+        # Forwards with no ``to``, the live end is no end: new events will come after
+        # it, so the client gets a token to continue from (the spec omits ``end`` when
+        # "we have reached the start of the timeline", which only backwards can).
+        live_end = not backwards and to_pos is None
+        if not page.exhausted or (limit == 0 and page.events == []) or live_end:
             body["end"] = pagination_token(page.next_position)
         if flt.lazy_load_members:
             body["state"] = await renderer.render(

@@ -186,3 +186,26 @@ async def test_federation_event_format_carries_event_ids(client: Client) -> None
         assert key in event
     for event in body["rooms"]["join"][room_id]["state"]["events"]:
         assert event["event_id"].startswith("$") and "signatures" in event
+
+
+async def test_forward_pagination_from_next_batch_keeps_an_end_token(client: Client) -> None:
+    _, a = await register(client, "alice")
+    room_id = await create_room(client, a)
+    await send(client, a, room_id, "1")
+    next_batch = (await sync(client, a))["next_batch"]
+    second = await send(client, a, room_id, "2")
+    base = f"{V3}/rooms/{quote(room_id)}/messages?dir=f&from={next_batch}"
+    status, body = await client.request("GET", base, token=a)
+    assert status == 200
+    assert [e["event_id"] for e in body["chunk"]] == [second]
+    # The token continues from the live end: a later event shows up from it.
+    third = await send(client, a, room_id, "3")
+    status, more = await client.request(
+        "GET", f"{V3}/rooms/{quote(room_id)}/messages?dir=f&from={body['end']}", token=a
+    )
+    assert [e["event_id"] for e in more["chunk"]] == [third] and "end" in more
+    # Backwards, reaching the room's creation still leaves ``end`` out.
+    status, back = await client.request(
+        "GET", f"{V3}/rooms/{quote(room_id)}/messages?dir=b&limit=100", token=a
+    )
+    assert back["chunk"][-1]["type"] == "m.room.create" and "end" not in back
