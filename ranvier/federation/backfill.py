@@ -17,8 +17,9 @@ members' servers in the current state, not this one, none the room's ACL denies;
 room id's server first, as it is likely to hold the most) for ``/backfill`` from those
 prev events, ``limit`` events at most. The answer is processed oldest first (by depth)
 through :meth:`~ranvier.rooms.remote.RemoteInput.receive_backfilled`: every check of a
-received PDU, then stored below the room's history (stream positions below zero) with
-the current state and forward extremities untouched.
+received PDU, then stored below the room's history with the current state and forward
+extremities untouched: the batch reserves as many stream positions below zero as it has
+new events, and the oldest takes the lowest, so ``/messages`` reads it in DAG order.
 
 :mod:`ranvier.sync.pagination` calls :meth:`Backfiller.backfill` when a backwards
 ``/messages`` page comes back short, then reads the page again. A room whose backward
@@ -126,16 +127,21 @@ class Backfiller:
             (p for p in pdus if isinstance(p.get("depth"), int)),
             key=lambda p: (p["depth"], str(p.get("origin_server_ts"))),
         )
-        count = 0
+        fresh: list[JsonDict] = []
         for pdu in ordered:
             try:
                 known = await self.events.get_by_id(compute_event_id(pdu, room.room_version))
             except (KeyError, TypeError, ValueError):
                 continue
-            if known is not None and not await self.remote.store.is_outlier(known.nid):
-                continue
+            if known is None or await self.remote.store.is_outlier(known.nid):
+                fresh.append(pdu)
+        if not fresh:
+            return 0
+        lowest = await self.remote.store.reserve_backfill_positions(len(fresh))
+        count = 0
+        for offset, pdu in enumerate(fresh):
             try:
-                outcome = await self.remote.receive_backfilled(origin, room, pdu)
+                outcome = await self.remote.receive_backfilled(origin, room, pdu, lowest + offset)
             except PduDropped as exc:
                 logger.info("backfilled event from %s dropped: %s", origin, exc)
                 continue

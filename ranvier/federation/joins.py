@@ -312,6 +312,11 @@ class RemoteJoiner:
                 check_auth_rules(join, before_events)
             except AuthError as exc:
                 raise ValueError(f"the join does not pass the auth rules: {exc.reason}") from None
+            # A rejoin: the extremities left from before are stale (the join's prevs
+            # are the room's extremities now).
+            await self.storage.db.execute(
+                "DELETE FROM room_forward_extremities WHERE room_nid = $1", room.nid
+            )
             pair = await self.storage.nids.assign_key("m.room.member", join.sender)
             current = {**before.state, pair: 0}
             old = await self.storage.current_state(room.nid)

@@ -201,15 +201,20 @@ class RemoteInput:
         """:meth:`receive` for a caller already running a job of ``room``'s queue."""
         return await self._process(origin, room, pdu, fetch=True)
 
-    async def receive_backfilled(self, origin: str, room: RoomInfo, pdu: Any) -> Outcome:
+    async def receive_backfilled(
+        self, origin: str, room: RoomInfo, pdu: Any, position: int
+    ) -> Outcome:
         """Process a PDU from ``/backfill`` (older than the room's history): the same
         checks (steps 1-6; the state before a prev event this server lacks comes from
         ``origin``'s ``/state_ids``), but no soft failure (step 7 compares with the
         present, which an old event predates), no change to the forward extremities or
-        the current state, a stream position below zero, and nothing published.
+        the current state, the stream ``position`` given (below zero, reserved with
+        :meth:`~ranvier.rooms.remote_store.RemoteStore.reserve_backfill_positions`),
+        and nothing published.
         Raises :class:`PduDropped`."""
         return await self.queues.run(
-            room.room_id, lambda: self._process(origin, room, pdu, fetch=False, backfilled=True)
+            room.room_id,
+            lambda: self._process(origin, room, pdu, fetch=False, backfill_position=position),
         )
 
     # ---- step 1-3 ------------------------------------------------------------------------
@@ -238,8 +243,15 @@ class RemoteInput:
     # ---- the pipeline --------------------------------------------------------------------
 
     async def _process(
-        self, origin: str, room: RoomInfo, pdu: Any, *, fetch: bool, backfilled: bool = False
+        self,
+        origin: str,
+        room: RoomInfo,
+        pdu: Any,
+        *,
+        fetch: bool,
+        backfill_position: int | None = None,
     ) -> Outcome:
+        backfilled = backfill_position is not None
         rv = room.room_version
         event, redacted = await self.parse(pdu, rv, room.room_id)
         known = await self.events.get_by_id(event.event_id)
@@ -277,7 +289,7 @@ class RemoteInput:
                 soft_failed=soft_failed,
                 current=new_current,
                 old_current=old_current,
-                backfilled=backfilled,
+                backfill_position=backfill_position,
             )
         )
         if not rejected and not soft_failed and not backfilled:

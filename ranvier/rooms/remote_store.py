@@ -27,8 +27,9 @@ so they are written here, in one transaction each, on the same tables:
   membership keys that changed between the two. The persist hooks of the event
   store (relations, redactions) run for accepted events as for local ones;
 * a **backfilled** event (older than what the room had) is a DAG event with a stream
-  position below zero (counting down, migration 0750), so it sorts before the room's
-  history, and it never changes the forward extremities or the current state.
+  position below zero (reserved per batch, counting down, migration 0750), so it sorts
+  before the room's history, and it never changes the forward extremities or the current
+  state.
 
 A new room joined over federation starts with :meth:`RemoteStore.create_room` and a
 base snapshot of the state the resident server gave (:meth:`write_state`).
@@ -63,18 +64,10 @@ class RemoteEvent:
     given as event NID 0 (its NID is not known before it is stored)."""
     old_current: Snapshot | None = None
     """The room's current state before this event (required with ``current``)."""
-    backfilled: bool = False
-    """An event older than the room's history (``/backfill``): it takes the next
-    stream position below zero and never becomes a forward extremity."""
-
-
-async def _next_backfill_position(conn: Connection) -> int:
-    row = await conn.fetchone(
-        "UPDATE stream_positions SET position = position - 1"
-        " WHERE stream = 'backfill' RETURNING position"
-    )
-    assert row is not None
-    return int(row[0])
+    backfill_position: int | None = None
+    """For an event older than the room's history (``/backfill``): its stream
+    position, below zero (:meth:`RemoteStore.reserve_backfill_positions`); it never
+    becomes a forward extremity."""
 
 
 async def _next_position(conn: Connection) -> int:
@@ -125,6 +118,19 @@ class RemoteStore:
         return out
 
     # ---- writes -----------------------------------------------------------------------
+
+    async def reserve_backfill_positions(self, count: int) -> int:
+        """Reserve ``count`` stream positions below every one used so far, for a batch
+        of backfilled events; return the lowest. The oldest event takes the lowest, so
+        the batch sorts in its own order just before the history already held."""
+        async with self.db.transaction() as conn:
+            row = await conn.fetchone(
+                "UPDATE stream_positions SET position = position - $1"
+                " WHERE stream = 'backfill' RETURNING position",
+                count,
+            )
+        assert row is not None
+        return int(row[0])
 
     async def create_room(self, room_id: str, rv: RoomVersion, creator: str, ts: int) -> RoomInfo:
         """Make the ``rooms`` row of a room joined over federation (or return it)."""
@@ -226,8 +232,8 @@ class RemoteStore:
         state = self.storage.state
         changed: list[int] = []
         async with self.db.transaction() as conn:
-            if new.backfilled:
-                stream = await _next_backfill_position(conn)
+            if new.backfill_position is not None:
+                stream = new.backfill_position
             else:
                 stream = await _next_position(conn)
             if known is not None:
@@ -271,7 +277,7 @@ class RemoteStore:
                     after.nid,
                     event_nid,
                 )
-            if accepted and not new.backfilled:
+            if accepted and new.backfill_position is None:
                 await conn.executemany(
                     "DELETE FROM room_forward_extremities WHERE room_nid = $1 AND event_nid = $2",
                     [(room.nid, p) for p in prev_nids],

@@ -1,0 +1,294 @@
+"""Memberships across two or three real ranvier servers on loopback HTTPS: invites v2
+(into /sync with stripped state), rejecting invites with make_leave/send_leave, leaving
+and rejoining, bans, knocks, remote aliases, the remote room directory and hierarchy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from ranvier.federation.client import RemoteError, path_segment
+from ranvier.http.types import MatrixError
+from tests.db_fixtures import fresh_postgres_database
+from tests.federation.peers import Peer, start_peer
+from tests.federation.test_rooms_federation import eventually, has_event, shared_room
+
+V1 = "/_matrix/federation/v1"
+
+
+@pytest.fixture
+async def peers() -> AsyncIterator[list[Peer]]:
+    started: list[Peer] = []
+    yield started
+    for peer in started:
+        await peer.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str | None]]:
+    if request.param == "sqlite":
+        yield {"a": None, "b": None}
+        return
+    async with fresh_postgres_database() as a, fresh_postgres_database() as b:
+        yield {"a": a, "b": b}
+
+
+async def call(
+    peer: Peer, method: str, path: str, token: str | None = None, body: Any = None
+) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, peer.base + path, json=body, headers=headers, ssl=False) as resp,
+    ):
+        return resp.status, await resp.json(content_type=None)
+
+
+async def login(peer: Peer, localpart: str) -> str:
+    await peer.hs.accounts.create_account(f"@{localpart}:{peer.name}", "pw")
+    status, body = await call(
+        peer,
+        "POST",
+        "/_matrix/client/v3/login",
+        body={
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": localpart},
+            "password": "pw",
+        },
+    )
+    assert status == 200, body
+    return str(body["access_token"])
+
+
+async def membership(peer: Peer, room_id: str, user_id: str) -> str | None:
+    room = await peer.hs.room_storage.events.get_room(room_id)
+    if room is None:
+        return None
+    return await peer.hs.room_storage.events.membership_of(room.nid, user_id)
+
+
+async def membership_is(peer: Peer, room_id: str, user_id: str, expected: str) -> bool:
+    return await membership(peer, room_id, user_id) == expected
+
+
+async def test_invite_sync_join_and_messages(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
+    peers += [a, b]
+    alice = f"@alice:{a.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    bob = f"@bob:{b.name}"
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat", name="Secret")
+    invite_id = await a.hs.membership.invite(room_id, alice, bob)
+    # A stored the invite with B's signature next to its own.
+    stored = await a.hs.room_storage.events.get_by_id(invite_id)
+    assert stored is not None and set(stored.event.pdu["signatures"]) == {a.name, b.name}
+    # B shows it in /sync with the stripped state A sent.
+    status, sync = await call(b, "GET", "/_matrix/client/v3/sync", token)
+    assert status == 200
+    invite_state = sync["rooms"]["invite"][room_id]["invite_state"]["events"]
+    types = {(e["type"], e["state_key"]) for e in invite_state}
+    assert ("m.room.create", "") in types and ("m.room.member", alice) in types
+    assert any(
+        e["type"] == "m.room.name" and e["content"]["name"] == "Secret" for e in invite_state
+    )
+    assert invite_state[-1]["content"]["membership"] == "invite"
+    assert invite_state[-1]["state_key"] == bob
+    # Bob joins through the inviter's server (no via given).
+    status, body = await call(
+        b, "POST", f"/_matrix/client/v3/join/{path_segment(room_id)}", token, {}
+    )
+    assert status == 200, body
+    await eventually(lambda: membership_is(a, room_id, bob, "join"))
+    to_b = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "welcome"})
+    await eventually(lambda: has_event(b, to_b))
+    to_a = await b.hs.rooms.send_event(room_id, bob, "m.room.message", {"body": "thanks"})
+    await eventually(lambda: has_event(a, to_a))
+
+
+async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
+    await a.hs.membership.invite(room_id, alice, bob)
+    await eventually(lambda: membership_is(b, room_id, bob, "invite"))
+    status, _ = await call(
+        b, "POST", f"/_matrix/client/v3/rooms/{path_segment(room_id)}/leave", token, {}
+    )
+    assert status == 200
+    # The leave went through A (make_leave/send_leave) into the room.
+    assert await membership(a, room_id, bob) == "leave"
+    assert await membership(b, room_id, bob) == "leave"
+    status, sync = await call(b, "GET", "/_matrix/client/v3/sync", token)
+    assert room_id not in sync["rooms"]["invite"]
+
+
+async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, bob = await shared_room(a, b)
+    await b.hs.membership.leave(room_id, bob)
+    await eventually(lambda: membership_is(a, room_id, bob, "leave"))
+    # A's events no longer go to B, which is out of the room.
+    while_away = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "gone"})
+    # Rejoin: B is not in the room any more, so it joins through A again.
+    await b.hs.membership.join(room_id, bob)
+    assert await membership(a, room_id, bob) == "join"
+    after = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "back"})
+    await eventually(lambda: has_event(b, after))
+    mine = await b.hs.rooms.send_event(room_id, bob, "m.room.message", {"body": "hello again"})
+    await eventually(lambda: has_event(a, mine))
+    assert await has_event(a, while_away)
+    # Ban across servers: B sees it, and bob cannot rejoin.
+    await a.hs.membership.ban(room_id, alice, bob, "bye")
+    await eventually(lambda: membership_is(b, room_id, bob, "ban"))
+    with pytest.raises(MatrixError) as err:
+        await b.hs.membership.join(room_id, bob)
+    assert err.value.status in (403, 404)
+    assert await membership(a, room_id, bob) == "ban"
+
+
+async def test_knock_and_accept(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    room_id = await a.hs.rooms.create_room(
+        alice,
+        preset="private_chat",
+        name="Knock here",
+        initial_state=[
+            {"type": "m.room.join_rules", "state_key": "", "content": {"join_rule": "knock"}}
+        ],
+    )
+    status, body = await call(
+        b,
+        "POST",
+        f"/_matrix/client/v3/knock/{path_segment(room_id)}?via={a.name}",
+        token,
+        {"reason": "let me in"},
+    )
+    assert (status, body) == (200, {"room_id": room_id})
+    assert await membership(a, room_id, bob) == "knock"
+    status, sync = await call(b, "GET", "/_matrix/client/v3/sync", token)
+    knock_state = sync["rooms"]["knock"][room_id]["knock_state"]["events"]
+    assert any(
+        e["type"] == "m.room.name" and e["content"]["name"] == "Knock here" for e in knock_state
+    )
+    assert knock_state[-1]["content"]["membership"] == "knock"
+    # Alice accepts by inviting; the invite reaches B (not in the room) through /v2/invite.
+    await a.hs.membership.invite(room_id, alice, bob)
+    await eventually(lambda: membership_is(b, room_id, bob, "invite"))
+    await b.hs.membership.join(room_id, bob)
+    assert await membership(a, room_id, bob) == "join"
+    # Knocking where knocks are not allowed is refused by the resident server.
+    closed = await a.hs.rooms.create_room(alice, preset="private_chat")
+    carol_token = await login(b, "carol")
+    status, body = await call(
+        b, "POST", f"/_matrix/client/v3/knock/{path_segment(closed)}?via={a.name}", carol_token, {}
+    )
+    assert status == 403, body
+
+
+async def test_remote_alias_directory_and_hierarchy(tmp_path: Path, peers: list[Peer]) -> None:
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    alice = f"@alice:{a.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    bob = f"@bob:{b.name}"
+    room_id = await a.hs.rooms.create_room(
+        alice, preset="public_chat", name="Lobby", room_alias_name="lobby", visibility="public"
+    )
+    alias = f"#lobby:{a.name}"
+    # B's client resolves A's alias through /query/directory.
+    status, body = await call(b, "GET", f"/_matrix/client/v3/directory/room/{path_segment(alias)}")
+    assert status == 200 and body["room_id"] == room_id and a.name in body["servers"]
+    status, body = await call(
+        b, "GET", f"/_matrix/client/v3/directory/room/{path_segment('#nope:' + a.name)}"
+    )
+    assert status == 404 and body["errcode"] == "M_NOT_FOUND"
+    # ... and joins by the alias.
+    status, body = await call(
+        b, "POST", f"/_matrix/client/v3/join/{path_segment(alias)}", token, {}
+    )
+    assert (status, body) == (200, {"room_id": room_id})
+    assert await membership(a, room_id, bob) == "join"
+    # publicRooms of A through B (GET passes through, POST with a filter too).
+    status, body = await call(b, "GET", f"/_matrix/client/v3/publicRooms?server={a.name}")
+    assert status == 200 and [c["room_id"] for c in body["chunk"]] == [room_id]
+    assert body["chunk"][0]["num_joined_members"] == 2
+    status, body = await call(
+        b,
+        "POST",
+        f"/_matrix/client/v3/publicRooms?server={a.name}",
+        token,
+        {"filter": {"generic_search_term": "no such room"}},
+    )
+    assert status == 200 and body["chunk"] == []
+    # /hierarchy of a space on A, asked by B: accessible child listed, private one not.
+    space = await a.hs.rooms.create_room(
+        alice, preset="public_chat", name="Space", creation_content={"type": "m.space"}
+    )
+    private = await a.hs.rooms.create_room(alice, preset="private_chat", name="Hidden")
+    for child in (room_id, private):
+        await a.hs.rooms.set_state(space, alice, "m.space.child", child, {"via": [a.name]})
+    answer = await b.hs.federation.client.get_json(a.name, f"{V1}/hierarchy/{path_segment(space)}")
+    assert answer["room"]["room_id"] == space
+    assert {c["state_key"] for c in answer["room"]["children_state"]} == {room_id, private}
+    assert [c["room_id"] for c in answer["children"]] == [room_id]
+    assert answer["inaccessible_children"] == [private]
+    # /query/directory for an alias of another server is 404.
+    with pytest.raises(RemoteError) as err:
+        await b.hs.federation.client.get_json(
+            a.name, f"{V1}/query/directory", {"room_alias": f"#x:{b.name}"}
+        )
+    assert err.value.status == 404
+
+
+async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
+    """Invites B must refuse (invites-v2.yaml): not for one of its users, not signed
+    by the sender's server, an unknown room version."""
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    room_id, alice, bob = await shared_room(a, b)
+    stored = await a.hs.room_storage.events.get_by_id(
+        await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "x"})
+    )
+    assert stored is not None
+    event_id = stored.event.event_id
+    path = f"/_matrix/federation/v2/invite/{path_segment(room_id)}/{path_segment(event_id)}"
+    client = a.hs.federation.client
+    with pytest.raises(RemoteError) as err:  # not an invite
+        await client.put_json(b.name, path, {"room_version": "10", "event": stored.event.pdu})
+    assert (err.value.status, err.value.errcode) == (400, "M_INVALID_PARAM")
+    with pytest.raises(RemoteError) as err:
+        await client.put_json(b.name, path, {"room_version": "999", "event": stored.event.pdu})
+    assert (err.value.status, err.value.errcode) == (400, "M_INCOMPATIBLE_ROOM_VERSION")
+    # An invite of a user of another server is not B's to sign.
+    carol = f"@carol:{a.name}"
+    await a.hs.accounts.create_account(carol, "pw")
+    invite = await a.hs.membership.invite(room_id, alice, carol)
+    pdu = await a.hs.room_storage.events.get_by_id(invite)
+    assert pdu is not None
+    path = f"/_matrix/federation/v2/invite/{path_segment(room_id)}/{path_segment(invite)}"
+    with pytest.raises(RemoteError) as err:
+        await client.put_json(b.name, path, {"room_version": "10", "event": pdu.event.pdu})
+    assert (err.value.status, err.value.errcode) == (400, "M_INVALID_PARAM")
+    assert bob  # B's own user stays joined
