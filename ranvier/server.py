@@ -242,6 +242,7 @@ class Homeserver:
         self.auth = Authenticator(self.accounts)
         self.rate_limiter = _rate_limiter(config)
         self.metrics = Metrics()
+        db.set_query_hook(self.metrics.db_seconds.observe)
         self.bus = LocalBus()
         self.server_keys = (
             ServerKeys(signing_key, ()) if signing_key is not None else _server_keys(config)

@@ -28,7 +28,7 @@ Portable semantics a store can rely on:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal, Protocol
 
@@ -87,6 +87,10 @@ class Database(Protocol):
 
     def transaction(self) -> AbstractAsyncContextManager[Connection]:
         """``async with db.transaction() as conn:`` commits on success, rolls back on error."""
+        ...
+
+    def set_query_hook(self, hook: Callable[[float], None] | None) -> None:
+        """Call ``hook(seconds)`` on the event loop after every statement (metrics)."""
         ...
 
     async def close(self) -> None: ...

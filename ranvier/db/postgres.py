@@ -166,6 +166,11 @@ class PostgresDatabase:
         finally:
             await self._pool.release(con)
 
+    def set_query_hook(self, hook: QueryHook | None) -> None:
+        """Install (or remove) the ``on_query(seconds)`` hook after opening: the
+        server's metrics registry is built after the database it measures."""
+        self._on_query = hook
+
     async def close(self) -> None:
         """Close every pooled connection (waits for borrowed ones to come back)."""
         await self._pool.close()

@@ -324,6 +324,11 @@ class SqliteDatabase:
             with suppress(ValueError):  # reset from another context: nothing to undo
                 _ACTIVE_TXN.reset(token)
 
+    def set_query_hook(self, hook: QueryHook | None) -> None:
+        """Install (or remove) the ``on_query(seconds)`` hook after opening: the
+        server's metrics registry is built after the database it measures."""
+        self._on_query = hook
+
     async def close(self) -> None:
         """Finish queued writes, stop the writer thread and close both connections."""
         if self._closed:

@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ranvier.core.signing import generate_signing_key, sign_json
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
 from tests.db_fixtures import fresh_postgres_database
@@ -292,3 +293,52 @@ async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
         await client.put_json(b.name, path, {"room_version": "10", "event": pdu.event.pdu})
     assert (err.value.status, err.value.errcode) == (400, "M_INVALID_PARAM")
     assert bob  # B's own user stays joined
+
+
+async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) -> None:
+    """B exchanges a third-party invite signed by an identity server key the room's
+    ``m.room.third_party_invite`` lists; A sends the invite (countersigned by B)."""
+    a = await start_peer(tmp_path / "a")
+    b = await start_peer(tmp_path / "b")
+    peers += [a, b]
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    await b.hs.accounts.create_account(bob, "pw")
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
+    identity = generate_signing_key("0")
+    await a.hs.rooms.set_state(
+        room_id,
+        alice,
+        "m.room.third_party_invite",
+        "tok3n",
+        {
+            "display_name": "b...@example.org",
+            "key_validity_url": "https://id.example.org/_matrix/identity/v2/pubkey/isvalid",
+            "public_key": identity.verify_key_base64,
+        },
+    )
+
+    def partial(key: Any) -> dict[str, Any]:
+        signed = sign_json({"mxid": bob, "sender": alice, "token": "tok3n"}, "id.example.org", key)
+        return {
+            "type": "m.room.member",
+            "room_id": room_id,
+            "sender": alice,
+            "state_key": bob,
+            "content": {
+                "membership": "invite",
+                "third_party_invite": {"display_name": "b...@example.org", "signed": signed},
+            },
+        }
+
+    path = f"{V1}/exchange_third_party_invite/{path_segment(room_id)}"
+    client = b.hs.federation.client
+    with pytest.raises(RemoteError) as err:  # signed by a key the room does not list
+        await client.put_json(a.name, path, partial(generate_signing_key("0")))
+    assert (err.value.status, err.value.errcode) == (403, "M_FORBIDDEN")
+    assert await membership(a, room_id, bob) is None
+    assert await client.put_json(a.name, path, partial(identity)) == {}
+    assert await membership(a, room_id, bob) == "invite"
+    assert await membership(b, room_id, bob) == "invite"
+    await b.hs.membership.join(room_id, bob)
+    assert await membership(a, room_id, bob) == "join"
