@@ -85,6 +85,21 @@ def encode_query(query: QueryArgs | None) -> str:
     return urlencode(pairs, quote_via=quote, safe="")
 
 
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The response body, or its first ``limit`` bytes when it is longer.
+    (``StreamReader.read(n)`` returns what has arrived, *up to* ``n`` bytes: a large
+    body takes several reads.)"""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = await resp.content.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def path_segment(value: str) -> str:
     """Percent-encode one path segment (user ids, room ids, server names...)."""
     return quote(value, safe="")
@@ -190,7 +205,7 @@ class FederationClient:
                     allow_redirects=False,
                     server_hostname=target.tls_name,
                 ) as resp:
-                    raw = await resp.content.read(self.max_response_bytes + 1)
+                    raw = await _read_body(resp, self.max_response_bytes + 1)
                     status = resp.status
             except (aiohttp.ClientError, OSError, TimeoutError) as e:
                 last = e
