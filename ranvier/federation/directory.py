@@ -168,7 +168,8 @@ class DirectoryClient:
 
     async def resolve_alias(self, alias: str) -> tuple[str, list[str]] | None:
         """A remote alias -> ``(room_id, servers)``; None when its server does not know
-        it. 502 ``M_UNKNOWN`` when the server cannot be asked."""
+        it. The server failing to answer is 404 ``M_NOT_FOUND`` too (directory.yaml
+        defines no other failure)."""
         server = _server(alias)
         if server is None or server == self.server_name:
             return None
@@ -177,15 +178,16 @@ class DirectoryClient:
                 server, f"{V1}/query/directory", {"room_alias": alias}
             )
         except RemoteError as exc:
-            if exc.status == 404:
-                return None
-            raise MatrixError(502, "M_UNKNOWN", f"{server} answered {exc}") from None
+            logger.info("alias %s: %s answered %s", alias, server, exc)
+            return None
         except Unreachable as exc:
-            raise MatrixError(502, "M_UNKNOWN", f"Cannot reach {server}: {exc}") from None
+            logger.info("alias %s: cannot reach %s: %s", alias, server, exc)
+            return None
         room_id = answer.get("room_id") if isinstance(answer, dict) else None
         servers = answer.get("servers") if isinstance(answer, dict) else None
         if not isinstance(room_id, str) or not room_id.startswith("!"):
-            raise MatrixError(502, "M_UNKNOWN", f"{server} gave no room id for {alias}")
+            logger.info("alias %s: %s gave no room id", alias, server)
+            return None
         listed = [s for s in servers if isinstance(s, str)] if isinstance(servers, list) else []
         if server not in listed:
             listed.append(server)
@@ -193,7 +195,9 @@ class DirectoryClient:
 
     async def public_rooms(self, server: str, params: JsonDict) -> JsonDict:
         """``/publicRooms`` of ``server`` with the client's ``params`` (``limit``,
-        ``since``, ``filter``, ``include_all_networks``, ``third_party_instance_id``)."""
+        ``since``, ``filter``, ``include_all_networks``, ``third_party_instance_id``).
+        A server that refuses with 400 passes its error on; one that cannot be reached
+        or fails otherwise is 404 ``M_NOT_FOUND`` (its directory cannot be had)."""
         body = {k: v for k, v in params.items() if v is not None}
         try:
             if "filter" in body:
@@ -206,13 +210,11 @@ class DirectoryClient:
                 }
                 answer = await self.client.get_json(server, f"{V1}/publicRooms", query)
         except RemoteError as exc:
-            if exc.status in (400, 404):
-                raise MatrixError(
-                    exc.status, exc.errcode or "M_UNKNOWN", exc.error or "Refused"
-                ) from None
-            raise MatrixError(502, "M_UNKNOWN", f"{server} answered {exc}") from None
+            if exc.status == 400:
+                raise MatrixError(400, exc.errcode or "M_UNKNOWN", exc.error or "Refused") from None
+            raise MatrixError(404, "M_NOT_FOUND", f"{server} answered {exc}") from None
         except Unreachable as exc:
-            raise MatrixError(502, "M_UNKNOWN", f"Cannot reach {server}: {exc}") from None
+            raise MatrixError(404, "M_NOT_FOUND", f"Cannot reach {server}: {exc}") from None
         if not isinstance(answer, dict) or not isinstance(answer.get("chunk"), list):
-            raise MatrixError(502, "M_UNKNOWN", f"{server} answered no room list")
+            raise MatrixError(404, "M_NOT_FOUND", f"{server} answered no room list")
         return answer

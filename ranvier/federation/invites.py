@@ -16,7 +16,8 @@ id) carrying a valid signature of the invitee's server; that signature is added 
 event, which the pipeline then stores and publishes, and the federation sender sends to
 the room (and to the invitee's server) like any event. A refusal is passed to the client
 (4xx as answered, except that ``M_MISSING_PARAM``/``M_INVALID_PARAM`` become 500 as the
-spec asks); an unreachable server is 502. A server the room's ACL denies is not asked
+spec asks); an unreachable server is 403 ``M_FORBIDDEN`` (inviting.yaml defines no
+other failure); a malformed answer is 502. A server the room's ACL denies is not asked
 (403).
 
 *Being invited* (:class:`InviteReceiver`). The request must name a supported room
@@ -100,7 +101,7 @@ class InviteSender:
                 exc.status, exc.errcode or "M_FORBIDDEN", exc.error or "Invite refused"
             ) from None
         except Unreachable as exc:
-            raise MatrixError(502, "M_UNKNOWN", f"Cannot reach {target}: {exc}") from None
+            raise MatrixError(403, "M_FORBIDDEN", f"Cannot reach {target}: {exc}") from None
         signed = answer.get("event") if isinstance(answer, dict) else None
         if not isinstance(signed, dict):
             raise MatrixError(502, "M_UNKNOWN", f"{target} answered no event")
