@@ -8,7 +8,8 @@ to ``leave``."
 
 * :meth:`GuestAccess.check_join` is called by the join endpoints for guest requesters
   before anything is sent: a room this server knows (by id, or by a local alias) without
-  ``can_join`` is 403 ``M_FORBIDDEN``. Rooms this server is not in are left to the
+  ``can_join`` is 403 ``M_FORBIDDEN``. Rooms whose state this server does not hold
+  (not joined; known from an invite's stripped state at most) are left to the
   federation join (this module "does not fully factor in federation").
 * :meth:`GuestAccess.on_room_event` listens on the room output bus: when a room's
   ``m.room.guest_access`` becomes anything but ``can_join``, each local guest joined to
@@ -46,9 +47,16 @@ class GuestAccess:
         self.leave = leave
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def _allows_guests(self, room_nid: int) -> bool:
+    async def _allows_guests(self, room_nid: int) -> bool | None:
+        """Whether the room's current state lets guests join; None when this server
+        does not hold the room's state (known only from an invite or a knock)."""
         current = await self.rooms.storage.current_state(room_nid)
-        ev = await self.rooms.storage.state_event(current, "m.room.guest_access", "")
+        found = await self.rooms.storage.state_events(
+            current, [("m.room.create", ""), ("m.room.guest_access", "")]
+        )
+        if ("m.room.create", "") not in found:
+            return None
+        ev = found.get(("m.room.guest_access", ""))
         return ev is not None and ev.content.get("guest_access") == "can_join"
 
     async def check_join(self, room_id_or_alias: str) -> None:
@@ -63,7 +71,7 @@ class GuestAccess:
         if room_id is None:
             return
         room = await self.rooms.events.get_room(room_id)
-        if room is not None and not await self._allows_guests(room.nid):
+        if room is not None and await self._allows_guests(room.nid) is False:
             raise MatrixError(403, "M_FORBIDDEN", "Guest access is not allowed in this room")
 
     async def on_room_event(self, msg: RoomEventPersisted) -> None:
@@ -79,7 +87,7 @@ class GuestAccess:
 
     async def _evict_guests(self, room_id: str) -> None:
         room = await self.rooms.events.get_room(room_id)
-        if room is None or await self._allows_guests(room.nid):
+        if room is None or await self._allows_guests(room.nid) is not False:
             return
         for user_id, membership, _ in await self.rooms.events.members(room.nid):
             if membership != "join" or not self.rooms.is_local(user_id):
