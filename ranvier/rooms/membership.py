@@ -130,6 +130,38 @@ class MembershipService:
         except (InvalidIdentifier, ValueError):
             return False
 
+    async def _over_federation(
+        self,
+        send: RemoteJoin | None,
+        membership: str,
+        room_id_or_alias: str,
+        user_id: str,
+        reason: str | None,
+        servers: Sequence[str],
+    ) -> tuple[str, bool]:
+        """The federation half of :meth:`join` and :meth:`knock`: a remote alias is
+        resolved through its server; a room this server does not handle itself
+        (:meth:`remote_servers`) gets the ``membership`` event through ``send``.
+        Returns ``(room id or alias, True)`` when ``send`` did the work, else the room
+        id or local alias to handle here with ``False``; nothing is done without
+        ``send`` (federation disabled)."""
+        if send is None:
+            return room_id_or_alias, False
+        via = list(servers)
+        room_id = room_id_or_alias
+        if self._is_remote_alias(room_id_or_alias):
+            room_id = await self._remote_alias(room_id_or_alias, via)
+        candidates = None
+        if room_id.startswith("!"):
+            candidates = await self.remote_servers(room_id, user_id, via)
+        if candidates is None:
+            return room_id, False
+        content = await self.rooms.member_content(user_id, membership)
+        if reason is not None:
+            content["reason"] = reason
+        await send(room_id, user_id, candidates, content)
+        return room_id, True
+
     async def _send(
         self,
         room: RoomInfo,
@@ -170,21 +202,11 @@ class MembershipService:
         """Join a room; return its id. Joining again changes nothing. A room id this
         server does not know is joined over federation through ``servers`` (and the
         server named in the room id) when :attr:`remote_join` is set."""
-        if self.remote_join is not None:
-            via = list(servers)
-            room_id = room_id_or_alias
-            if self._is_remote_alias(room_id_or_alias):
-                room_id = await self._remote_alias(room_id_or_alias, via)
-            candidates = None
-            if room_id.startswith("!"):
-                candidates = await self.remote_servers(room_id, user_id, via)
-            if candidates is not None:
-                content = await self.rooms.member_content(user_id, "join")
-                if reason is not None:
-                    content["reason"] = reason
-                await self.remote_join(room_id, user_id, candidates, content)
-                return room_id
-            room_id_or_alias = room_id
+        room_id_or_alias, remote = await self._over_federation(
+            self.remote_join, "join", room_id_or_alias, user_id, reason, servers
+        )
+        if remote:
+            return room_id_or_alias
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "join")
         authoriser = await self.restricted_join_authoriser(room, user_id)
@@ -294,21 +316,11 @@ class MembershipService:
     ) -> str:
         """Knock on a room; return its id (see the module docstring). A room this
         server is not in is knocked on over federation through ``servers``."""
-        if self.remote_knock is not None:
-            via = list(servers)
-            room_id = room_id_or_alias
-            if self._is_remote_alias(room_id_or_alias):
-                room_id = await self._remote_alias(room_id_or_alias, via)
-            candidates = None
-            if room_id.startswith("!"):
-                candidates = await self.remote_servers(room_id, user_id, via)
-            if candidates is not None:
-                content = await self.rooms.member_content(user_id, "knock")
-                if reason is not None:
-                    content["reason"] = reason
-                await self.remote_knock(room_id, user_id, candidates, content)
-                return room_id
-            room_id_or_alias = room_id
+        room_id_or_alias, remote = await self._over_federation(
+            self.remote_knock, "knock", room_id_or_alias, user_id, reason, servers
+        )
+        if remote:
+            return room_id_or_alias
         room = await self.resolve_room(room_id_or_alias)
         content = await self.rooms.member_content(user_id, "knock")
 
