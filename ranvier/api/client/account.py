@@ -15,6 +15,7 @@ from typing import Any
 
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V3, RouteDef
+from ranvier.api.client.reauth import Reauth
 from ranvier.http.parse import (
     optional_bool,
     optional_str,
@@ -36,6 +37,7 @@ class AccountApi:
         self.accounts = accounts
         self.auth = auth
         self.uia = uia
+        self.reauth = Reauth(accounts, uia)
 
     async def whoami(self, request: Request) -> Response:
         """``GET /account/whoami``."""
@@ -46,23 +48,6 @@ class AccountApi:
                 "device_id": requester.device_id,
                 "is_guest": requester.is_guest,
             }
-        )
-
-    async def _password_uia(
-        self, request: Request, user_id: str, auth: object, params: dict[str, Any]
-    ) -> UiaSession:
-        """Begin the ``m.login.password`` UIA session of this request (see
-        :mod:`ranvier.users.uia`): ``session.params`` are the parameters to use."""
-        return await self.uia.begin(
-            auth, method=request.method, path=request.path, request=params, user_id=user_id
-        )
-
-    async def _complete(self, session: UiaSession, user_id: str, auth: object) -> None:
-        await self.uia.complete(
-            session,
-            auth,
-            flows=self.accounts.reauth_flows(),
-            checkers=self.accounts.reauth_checkers(user_id),
         )
 
     async def password(self, request: Request) -> Response:
@@ -79,11 +64,11 @@ class AccountApi:
         body = parse_json_body(request)
         params = await self._password_params(body)
         auth = body.get("auth")
-        session = await self._password_uia(request, requester.user_id, auth, params)
+        session = await self.reauth.begin(request, requester.user_id, auth, params)
         new_hash = session.params.get("new_password_hash")
         if not isinstance(new_hash, str):
             raise MatrixError(400, "M_MISSING_PARAM", "Missing 'new_password'")
-        await self._complete(session, requester.user_id, auth)
+        await self.reauth.complete(session, requester.user_id, auth)
         await self.accounts.change_password(
             requester.user_id,
             new_hash,
@@ -157,8 +142,7 @@ class AccountApi:
         if erase is not None:
             params["erase"] = erase
         auth = body.get("auth")
-        session = await self._password_uia(request, requester.user_id, auth, params)
-        await self._complete(session, requester.user_id, auth)
+        session = await self.reauth.authenticate(request, requester.user_id, auth, params)
         await self.accounts.deactivate(requester.user_id, erase=session.params.get("erase") is True)
         return json_response({"id_server_unbind_result": "no-support"})
 

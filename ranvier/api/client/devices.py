@@ -10,6 +10,7 @@ from typing import Any
 
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V3, RouteDef
+from ranvier.api.client.reauth import Reauth
 from ranvier.http.parse import (
     optional_str,
     parse_json_body,
@@ -29,7 +30,7 @@ class DevicesApi:
     ) -> None:
         self.accounts = accounts
         self.auth = auth
-        self.uia = uia
+        self.reauth = Reauth(accounts, uia)
 
     async def list_devices(self, request: Request) -> Response:
         """``GET /devices``."""
@@ -59,26 +60,11 @@ class DevicesApi:
             raise MatrixError(404, "M_NOT_FOUND", "Unknown device")
         return json_response({})
 
-    async def _uia(
-        self, request: Request, user_id: str, auth: object, params: dict[str, Any]
-    ) -> dict[str, Any]:
-        """Run ``m.login.password`` UIA; return the parameters the call must use."""
-        session = await self.uia.authenticate(
-            auth,
-            method=request.method,
-            path=request.path,
-            flows=self.accounts.reauth_flows(),
-            checkers=self.accounts.reauth_checkers(user_id),
-            user_id=user_id,
-            request=params,
-        )
-        return session.params
-
     async def delete_device(self, request: Request) -> Response:
         """``DELETE /devices/{deviceId}`` (UIA); deleting a missing device succeeds."""
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body_or_empty(request)
-        await self._uia(request, requester.user_id, body.get("auth"), {})
+        await self.reauth.authenticate(request, requester.user_id, body.get("auth"))
         await self.accounts.delete_devices(requester.user_id, [request.path_params["deviceId"]])
         return json_response({})
 
@@ -90,22 +76,11 @@ class DevicesApi:
         if "devices" in body:
             params["devices"] = require_list_of_str(body, "devices")
         auth = body.get("auth")
-        session = await self.uia.begin(
-            auth,
-            method=request.method,
-            path=request.path,
-            request=params,
-            user_id=requester.user_id,
-        )
+        session = await self.reauth.begin(request, requester.user_id, auth, params)
         devices = session.params.get("devices")
         if not isinstance(devices, list):
             raise MatrixError(400, "M_MISSING_PARAM", "Missing 'devices'")
-        await self.uia.complete(
-            session,
-            auth,
-            flows=self.accounts.reauth_flows(),
-            checkers=self.accounts.reauth_checkers(requester.user_id),
-        )
+        await self.reauth.complete(session, requester.user_id, auth)
         await self.accounts.delete_devices(requester.user_id, [str(d) for d in devices])
         return json_response({})
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V1, V3, RouteDef
+from ranvier.api.client.reauth import Reauth
 from ranvier.http.parse import (
     optional_bool,
     optional_dict,
@@ -44,7 +45,7 @@ class LoginApi:
         self.accounts = accounts
         self.sso_providers = sso_providers
         self.auth = auth
-        self.uia = uia
+        self.reauth = Reauth(accounts, uia)
         self.limiter = limiter
         self.well_known = well_known
 
@@ -163,14 +164,7 @@ class LoginApi:
         if self.limiter is not None:
             self.limiter.check(requester.user_id)
         body = parse_json_body_or_empty(request)
-        await self.uia.authenticate(
-            body.get("auth"),
-            method=request.method,
-            path=request.path,
-            flows=self.accounts.reauth_flows(),
-            checkers=self.accounts.reauth_checkers(requester.user_id),
-            user_id=requester.user_id,
-        )
+        await self.reauth.authenticate(request, requester.user_id, body.get("auth"))
         token = await self.accounts.tokens.create_login_token(
             requester.user_id, LOGIN_TOKEN_LIFETIME_MS
         )

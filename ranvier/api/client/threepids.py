@@ -24,6 +24,7 @@ from typing import Any
 
 from ranvier.api.auth import Authenticator
 from ranvier.api.client.common import V3, RouteDef
+from ranvier.api.client.reauth import Reauth
 from ranvier.http.parse import optional_dict, optional_str, parse_json_body, require_str
 from ranvier.http.ratelimit import RateLimiter
 from ranvier.http.types import MatrixError, Request, Response, json_response
@@ -61,7 +62,7 @@ class ThreepidApi:
     ) -> None:
         self.accounts = accounts
         self.auth = auth
-        self.uia = uia
+        self.reauth = Reauth(accounts, uia)
         self.threepids = threepids
         self.limiter = limiter
 
@@ -101,23 +102,12 @@ class ThreepidApi:
             if key in body:
                 params[key] = require_str(body, key)
         auth = body.get("auth")
-        session = await self.uia.begin(
-            auth,
-            method=request.method,
-            path=request.path,
-            request=params,
-            user_id=requester.user_id,
-        )
+        session = await self.reauth.begin(request, requester.user_id, auth, params)
         for key in ("client_secret", "sid"):
             if not isinstance(session.params.get(key), str):
                 raise MatrixError(400, "M_MISSING_PARAM", f"Missing '{key}'")
         found = await self._validated(session.params)
-        await self.uia.complete(
-            session,
-            auth,
-            flows=self.accounts.reauth_flows(),
-            checkers=self.accounts.reauth_checkers(requester.user_id),
-        )
+        await self.reauth.complete(session, requester.user_id, auth)
         return await self._bind(requester.user_id, found)
 
     async def add_deprecated(self, request: Request) -> Response:
