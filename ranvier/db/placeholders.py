@@ -72,19 +72,8 @@ def is_read_only(sql: str) -> bool:
     Conservative: anything else, including ``WITH`` (which may prefix an
     ``INSERT``) and ``INSERT ... RETURNING``, counts as a write.
     """
-    i = 0
+    i = _skip_blank(sql, 0, "(")
     n = len(sql)
-    while i < n:
-        if sql[i].isspace() or sql[i] == "(":
-            i += 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end < 0 else end + 1
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end < 0 else end + 2
-        else:
-            break
     j = i
     while j < n and sql[j].isalpha():
         j += 1
@@ -115,10 +104,15 @@ def split_script(script: str) -> list[str]:
 
 def _has_code(sql: str) -> bool:
     """Whether ``sql`` holds anything besides whitespace, comments and ``;``."""
-    i = 0
+    return _skip_blank(sql, 0, ";") < len(sql)
+
+
+def _skip_blank(sql: str, i: int, also: str) -> int:
+    """The index of the first character from ``i`` on that is not whitespace, part of
+    a ``--`` or ``/* */`` comment, or one of ``also``; ``len(sql)`` if there is none."""
     n = len(sql)
     while i < n:
-        if sql[i].isspace() or sql[i] == ";":
+        if sql[i].isspace() or sql[i] in also:
             i += 1
         elif sql.startswith("--", i):
             end = sql.find("\n", i)
@@ -127,5 +121,5 @@ def _has_code(sql: str) -> bool:
             end = sql.find("*/", i + 2)
             i = n if end < 0 else end + 2
         else:
-            return True
-    return False
+            break
+    return i
