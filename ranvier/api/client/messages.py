@@ -10,9 +10,9 @@ pagination tokens, ``limit`` defaults to 10, ``filter`` is a JSON ``RoomEventFil
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
-from ranvier.http.parse import query_int, query_str
-from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.api.client.common import V3, RouteDef, query_dir, room_id_param
+from ranvier.http.parse import query_int
+from ranvier.http.types import Request, Response, json_response
 from ranvier.sync.filters import parse_room_event_filter_param
 from ranvier.sync.pagination import DEFAULT_LIMIT, PaginationService
 from ranvier.sync.tokens import parse_position
@@ -27,11 +27,8 @@ class MessagesApi:
     async def messages(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/messages``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
-        direction = query_str(request, "dir")
-        if direction not in ("b", "f"):
-            raise MatrixError(400, "M_INVALID_PARAM", "dir must be 'b' or 'f'")
+        room_id = room_id_param(request)
+        direction = query_dir(request)
         from_token = request.query_one("from") or None
         to_token = request.query_one("to") or None
         body = await self.pagination.messages(
@@ -50,8 +47,7 @@ class MessagesApi:
     async def context(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/context/{eventId}``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = await self.pagination.context(
             room_id,
             request.path_params["eventId"],

@@ -10,7 +10,7 @@ account data (:mod:`ranvier.ephemeral.read_markers`). Guests are refused.
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.ephemeral.presence import PresenceService
 from ranvier.ephemeral.read_markers import ReadMarkers
 from ranvier.ephemeral.receipts import FULLY_READ, READ, READ_PRIVATE
@@ -28,8 +28,7 @@ class ReadMarkersApi:
     async def post_read_markers(self, request: Request) -> Response:
         """``POST /rooms/{roomId}/read_markers``."""
         requester = await require_user(request, allow_guest=False)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = parse_json_body(request)
         ids = {key: optional_str(body, key) for key in (FULLY_READ, READ, READ_PRIVATE)}
         for key, value in ids.items():

@@ -12,7 +12,7 @@ module does not list this endpoint).
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.ephemeral.presence import PresenceService
 from ranvier.ephemeral.read_markers import ReadMarkers
 from ranvier.ephemeral.receipts import FULLY_READ, RECEIPT_TYPES, ReceiptService
@@ -33,10 +33,9 @@ class ReceiptsApi:
     async def post_receipt(self, request: Request) -> Response:
         """``POST /rooms/{roomId}/receipt/{receiptType}/{eventId}``."""
         requester = await require_user(request, allow_guest=False)
-        room_id = request.path_params["roomId"]
+        room_id = room_id_param(request)
         receipt_type = request.path_params["receiptType"]
         event_id = request.path_params["eventId"]
-        check_room_id(room_id)
         if not event_id.startswith("$"):
             raise MatrixError(400, "M_INVALID_PARAM", "Invalid event ID")
         if receipt_type != FULLY_READ and receipt_type not in RECEIPT_TYPES:

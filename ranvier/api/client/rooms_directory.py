@@ -16,7 +16,7 @@ directory" (list_public_rooms.yaml):
 from __future__ import annotations
 
 from ranvier.api.auth import CONTEXT_KEY, Authenticator, Requester, require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, check_room_id, room_id_param
 from ranvier.http.parse import (
     optional_bool,
     optional_dict,
@@ -71,23 +71,20 @@ class DirectoryApi:
     async def room_aliases(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/aliases``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         found = await self.aliases.local_aliases(requester.user_id, room_id)
         return json_response({"aliases": found})
 
     async def get_visibility(self, request: Request) -> Response:
         """``GET /directory/list/room/{roomId}``."""
         await optional_requester(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         return json_response({"visibility": await self.directory.get_visibility(room_id)})
 
     async def put_visibility(self, request: Request) -> Response:
         """``PUT /directory/list/room/{roomId}`` (``visibility`` defaults to ``public``)."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = parse_json_body_or_empty(request)
         visibility = optional_str(body, "visibility", "public")
         assert visibility is not None

@@ -9,7 +9,7 @@ visibility; an unknown event, an event of another room and an invisible event ar
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.service import RoomService
 
@@ -23,8 +23,7 @@ class EventApi:
     async def get_event(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/event/{eventId}``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         event = await self.rooms.get_event(
             room_id, request.path_params["eventId"], requester.user_id, requester.device_id
         )

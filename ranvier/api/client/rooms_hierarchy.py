@@ -9,7 +9,7 @@ Thin handler over :class:`ranvier.rooms.hierarchy.HierarchyService`: query param
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V1, RouteDef, check_room_id
+from ranvier.api.client.common import V1, RouteDef, room_id_param
 from ranvier.http.parse import query_bool, query_int
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.hierarchy import HierarchyService
@@ -24,8 +24,7 @@ class HierarchyApi:
     async def get_hierarchy(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/hierarchy``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         result = await self.hierarchy.hierarchy(
             requester.user_id,
             room_id,

@@ -9,7 +9,7 @@ Thin handlers over :class:`ranvier.rooms.relations.RelationService`: query param
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V1, RouteDef, check_room_id
+from ranvier.api.client.common import V1, RouteDef, room_id_param
 from ranvier.http.parse import query_bool, query_int
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.relations import RelationService
@@ -24,8 +24,7 @@ class RelationsApi:
     async def get_relations(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/relations/{eventId}[/{relType}[/{eventType}]]``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = await self.relations.relations(
             room_id,
             request.path_params["eventId"],
@@ -44,8 +43,7 @@ class RelationsApi:
     async def get_threads(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/threads``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = await self.relations.threads(
             room_id,
             requester.user_id,

@@ -8,7 +8,7 @@ cases; a stored report answers ``{}``.
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.reports import ReportService
@@ -23,8 +23,7 @@ class ReportApi:
     async def report_event(self, request: Request) -> Response:
         """``POST /rooms/{roomId}/report/{eventId}``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = parse_json_body(request)
         await self.reports.report_event(
             room_id, request.path_params["eventId"], requester.user_id, body
@@ -34,8 +33,7 @@ class ReportApi:
     async def report_room(self, request: Request) -> Response:
         """``POST /rooms/{roomId}/report``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         await self.reports.report_room(room_id, requester.user_id, parse_json_body(request))
         return json_response({})
 

@@ -16,7 +16,7 @@ left), or a ``world_readable`` room; otherwise 403 ``M_FORBIDDEN``.
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.service import RoomService
@@ -31,8 +31,7 @@ class StateApi:
     async def put_state(self, request: Request) -> Response:
         """``PUT /rooms/{roomId}/state/{eventType}[/{stateKey}]``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         content = parse_json_body(request)
         event_id = await self.rooms.set_state(
             room_id,
@@ -46,8 +45,7 @@ class StateApi:
     async def get_state_event(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/state/{eventType}[/{stateKey}]``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         fmt = request.query_one("format") or "content"
         if fmt not in ("content", "event"):
             raise MatrixError(400, "M_INVALID_PARAM", "format must be 'content' or 'event'")
@@ -63,8 +61,7 @@ class StateApi:
     async def get_state(self, request: Request) -> Response:
         """``GET /rooms/{roomId}/state``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         return json_response(await self.rooms.get_state(room_id, requester.user_id))
 
     def routes(self) -> list[RouteDef]:

@@ -10,8 +10,8 @@ milliseconds since the Unix epoch) and ``dir`` (``f`` or ``b``) are both require
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V1, RouteDef, check_room_id
-from ranvier.http.parse import query_int, query_str
+from ranvier.api.client.common import V1, RouteDef, query_dir, room_id_param
+from ranvier.http.parse import query_int
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.sync.timestamps import TimestampLookup
 
@@ -25,14 +25,11 @@ class TimestampApi:
     async def timestamp_to_event(self, request: Request) -> Response:
         """``GET /v1/rooms/{roomId}/timestamp_to_event``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         ts = query_int(request, "ts")
         if ts is None:
             raise MatrixError(400, "M_MISSING_PARAM", "Missing parameter: ts")
-        direction = query_str(request, "dir")
-        if direction not in ("b", "f"):
-            raise MatrixError(400, "M_INVALID_PARAM", "dir must be 'b' or 'f'")
+        direction = query_dir(request)
         body = await self.lookup.closest(room_id, requester.user_id, ts, direction == "f")
         return json_response(body)
 
