@@ -6,7 +6,9 @@ How the package works:
   codes against, and the portable exceptions (``UniqueViolation`` ...).
 * :mod:`ranvier.db.sqlite` -- reads on the event loop, writes group-committed by
   a single writer thread (see its theory of operation).
-* :mod:`ranvier.db.postgres` -- an asyncpg pool.
+* :mod:`ranvier.db.postgres` -- an asyncpg pool. Imported only when a PostgreSQL
+  database is opened (or ``ranvier.db.PostgresDatabase`` is named): asyncpg costs
+  about 4 MiB of memory that a server on SQLite does not need.
 * :mod:`ranvier.db.migrations` -- versioned ``schema/NNNN_name[.dialect].sql``
   files applied in order, each in its own transaction.
 * :mod:`ranvier.db.meta` -- the ``kv_meta`` table for server-wide metadata.
@@ -18,6 +20,8 @@ same strings as Dendrite: ``postgres://...``/``postgresql://...`` or
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ranvier.db.api import (
     Connection,
     Database,
@@ -27,8 +31,10 @@ from ranvier.db.api import (
     Row,
     UniqueViolation,
 )
-from ranvier.db.postgres import PostgresDatabase, QueryHook
-from ranvier.db.sqlite import SqliteDatabase
+from ranvier.db.sqlite import QueryHook, SqliteDatabase
+
+if TYPE_CHECKING:
+    from ranvier.db.postgres import PostgresDatabase
 
 __all__ = [
     "Connection",
@@ -44,6 +50,15 @@ __all__ = [
     "is_postgres_url",
     "open_database",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``PostgresDatabase`` on first use (PEP 562), so asyncpg loads only when needed."""
+    if name == "PostgresDatabase":
+        from ranvier.db.postgres import PostgresDatabase
+
+        return PostgresDatabase
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def is_postgres_url(connection_string: str) -> bool:
@@ -66,6 +81,8 @@ async def open_database(
     loop after each statement, for metrics.
     """
     if is_postgres_url(connection_string):
+        from ranvier.db.postgres import PostgresDatabase
+
         return await PostgresDatabase.open(
             connection_string,
             max_open_conns=max_open_conns,

@@ -28,18 +28,19 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import aiohttp
 import orjson
-from yarl import URL
 
 from ranvier import __version__
 from ranvier.core.canonical_json import encode_canonical_json
 from ranvier.core.signing import SigningKey
 from ranvier.federation.discovery import DiscoveryError, ServerResolver
 from ranvier.federation.xmatrix import authorization_header
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_POOLS = 512
 DEFAULT_TIMEOUT_S = 60.0
@@ -135,6 +136,8 @@ class FederationClient:
         if session is not None and not session.closed:
             self._pools.move_to_end(destination)
             return session
+        import aiohttp  # imported on first use: an idle server does not need the client
+
         connector = aiohttp.TCPConnector(
             ssl=self.verify_tls,
             force_close=not self.keepalive,
@@ -171,6 +174,9 @@ class FederationClient:
         ``path`` is already percent-encoded (see :func:`path_segment`); ``content``
         is a JSON value sent as the body (None: no body).
         """
+        import aiohttp  # imported on first use (a no-op afterwards)
+        from yarl import URL
+
         method = method.upper()
         qs = encode_query(query)
         uri = f"{path}?{qs}" if qs else path

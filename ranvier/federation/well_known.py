@@ -15,7 +15,8 @@ are followed (at most :data:`MAX_REDIRECTS`, which also ends loops). The body is
 JSON whatever its ``Content-Type``. Concurrent lookups of one host share one
 request.
 
-Connections go through :class:`PolicyResolver`, an aiohttp resolver that uses the
+Connections go through :class:`~ranvier.federation.policy_resolver.PolicyResolver`, an
+aiohttp resolver (imported with aiohttp at the first lookup) that uses the
 :class:`~ranvier.federation.dns_cache.DnsCache` and drops addresses the
 :class:`~ranvier.federation.dns_cache.AddressPolicy` forbids, for the first request
 and every redirect alike.
@@ -24,20 +25,19 @@ and every redirect alike.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import re
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from ranvier.core.ids import InvalidIdentifier, parse_server_name
-from ranvier.federation.dns_cache import AddressPolicy, DnsCache, ResolveError
+from ranvier.federation.dns_cache import AddressPolicy, DnsCache
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_BODY_BYTES = 50 * 1024
 MAX_REDIRECTS = 5
@@ -53,37 +53,6 @@ _MAX_AGE = re.compile(r"(?:^|[,\s])max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 def default_well_known_url(host: str) -> str:
     """``https://<host>/.well-known/matrix/server`` (the spec's URL)."""
     return f"https://{host}/.well-known/matrix/server"
-
-
-class PolicyResolver(AbstractResolver):
-    """An aiohttp resolver over :class:`DnsCache` that only returns permitted addresses."""
-
-    def __init__(self, dns: DnsCache, policy: AddressPolicy) -> None:
-        self.dns = dns
-        self.policy = policy
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Addresses of ``host`` that the policy allows; OSError if none."""
-        try:
-            addresses = await self.dns.resolve(host)
-        except ResolveError as e:
-            raise OSError(str(e)) from None
-        results: list[ResolveResult] = []
-        for ip in addresses:
-            if not self.policy.permits(ip):
-                continue
-            fam = socket.AF_INET6 if ":" in ip else socket.AF_INET
-            results.append(
-                ResolveResult(hostname=host, host=ip, port=port, family=fam, proto=0, flags=0)
-            )
-        if not results:
-            raise OSError(f"no permitted address for {host}")
-        return results
-
-    async def close(self) -> None:
-        """Nothing to release."""
 
 
 @dataclass(slots=True)
@@ -104,6 +73,8 @@ def cache_lifetime_ms(headers: Any, now: float) -> int:
         if m is not None:
             lifetime = int(m.group(1)) * 1000
         elif headers.get("Expires"):
+            import email.utils  # rarely needed: not imported at start-up
+
             try:
                 expires = email.utils.parsedate_to_datetime(headers["Expires"]).timestamp()
                 lifetime = int((expires - now) * 1000)
@@ -127,7 +98,8 @@ class WellKnownFetcher:
         error_base_ms: int = 2 * 60 * 1000,
         user_agent: str = "ranvier",
     ) -> None:
-        self.resolver = PolicyResolver(dns, policy)
+        self.dns = dns
+        self.policy = policy
         self.verify_tls = verify_tls
         self.url_for = url_for
         self.error_base_ms = error_base_ms
@@ -140,7 +112,12 @@ class WellKnownFetcher:
 
     def _get_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(resolver=self.resolver, ssl=self.verify_tls, limit=50)
+            import aiohttp  # imported on first use: an idle server does not need the client
+
+            from ranvier.federation.policy_resolver import PolicyResolver
+
+            resolver = PolicyResolver(self.dns, self.policy)
+            connector = aiohttp.TCPConnector(resolver=resolver, ssl=self.verify_tls, limit=50)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S),
@@ -177,6 +154,8 @@ class WellKnownFetcher:
         return delegated
 
     async def _fetch(self, host: str) -> tuple[str | None, int]:
+        import aiohttp  # imported on first use (a no-op afterwards)
+
         self.requests += 1
         try:
             async with self._get_session().get(

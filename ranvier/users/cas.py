@@ -25,12 +25,13 @@ other byte outside the localpart grammar, and ``=``, written as ``=xx``.
 from __future__ import annotations
 
 import ssl
-import xml.etree.ElementTree as ElementTree
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
-import aiohttp
-
 from ranvier.config.schema import CasConfig
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CALLBACK_PATH = "/_matrix/client/r0/login/cas/ticket"
 """Where CAS sends the browser back (served under ``v3`` too)."""
@@ -60,6 +61,8 @@ def map_username_to_localpart(name: str) -> str:
 
 def parse_service_response(body: str) -> str:
     """The user name in a CAS 2.0 ``serviceResponse``; :class:`CasError` on failure."""
+    import xml.etree.ElementTree as ElementTree  # CAS logins are rare: not at start-up
+
     try:
         root = ElementTree.fromstring(body)
     except ElementTree.ParseError as exc:
@@ -104,6 +107,8 @@ class CasClient:
 
     async def validate(self, ticket: str, service: str) -> str:
         """Ask CAS whether ``ticket`` was issued for ``service``; return the user name."""
+        import aiohttp  # imported on first use: an idle server does not need the client
+
         if self._http is None:
             ssl_context: ssl.SSLContext | bool = True
             if self.config.disable_tls_validation:

@@ -5,19 +5,21 @@ dot-stuffed DATA phase); it blocks, so each message is sent from a worker thread
 the event loop never waits on the network. STARTTLS is used whenever the server
 offers it, and required when ``require_transport_security`` is set; a login is made
 only when credentials are configured. Mail is rare here (one per validation request),
-so a connection per message is enough.
+so a connection per message is enough. :mod:`smtplib` and :mod:`email` (about 3 MiB)
+are imported with the first message, not at start-up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import smtplib
 import ssl
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from typing import TYPE_CHECKING
 
 from ranvier.config.schema import EmailConfig
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 SMTP_TIMEOUT_S = 30.0
 
@@ -35,6 +37,9 @@ class Mailer:
 
     def compose(self, to: str, subject: str, text: str) -> EmailMessage:
         """A ``text/plain`` UTF-8 message with the usual headers."""
+        from email.message import EmailMessage
+        from email.utils import formatdate, make_msgid
+
         message = EmailMessage()
         message["From"] = self.from_address
         message["To"] = to
@@ -46,6 +51,8 @@ class Mailer:
 
     async def send(self, to: str, subject: str, text: str) -> None:
         """Send one message; raise :class:`MailError` if the SMTP server refuses it."""
+        import smtplib
+
         message = self.compose(to, subject, text)
         try:
             await asyncio.to_thread(self._send_sync, message)
@@ -53,6 +60,8 @@ class Mailer:
             raise MailError(str(exc)) from exc
 
     def _send_sync(self, message: EmailMessage) -> None:
+        import smtplib
+
         c = self.config
         smtp = smtplib.SMTP(c.smtp_host, c.smtp_port, timeout=SMTP_TIMEOUT_S)
         try:

@@ -27,9 +27,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from ranvier.core.ids import is_valid_localpart
 from ranvier.http.parse import optional_bool, optional_str
@@ -40,6 +38,9 @@ from ranvier.users.service import AccountService
 from ranvier.users.threepids import ThreepidInUse
 from ranvier.users.tokens import new_device_id
 from ranvier.users.uia import StageChecker, StageFailed, UiaSession, UserInteractiveAuth
+
+if TYPE_CHECKING:
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -184,6 +185,8 @@ class RegistrationService:
         bypass = self.policy.recaptcha_bypass_secret
         if bypass and secrets.compare_digest(response, bypass):
             return True
+        import aiohttp  # imported on first use: an idle server does not need the client
+
         if self._http is None:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
         form = {
