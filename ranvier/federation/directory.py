@@ -38,7 +38,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ranvier.core.events import Event, JsonDict
+from ranvier.core.events import JsonDict
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.federation.client import FederationClient, RemoteError, Unreachable
 from ranvier.federation.room_data import RoomData
@@ -46,7 +46,7 @@ from ranvier.http.types import MatrixError
 from ranvier.rooms.aliases import AliasService, check_alias_syntax
 from ranvier.rooms.directory import DirectoryService
 from ranvier.rooms.event_store import RoomInfo
-from ranvier.rooms.hierarchy import CHILD, child_sort_key, is_child_link
+from ranvier.rooms.hierarchy import room_entry
 from ranvier.rooms.summary import RoomSummaries
 
 logger = logging.getLogger(__name__)
@@ -107,36 +107,8 @@ class DirectoryResident:
                 return True
         return False
 
-    async def _children(self, room: RoomInfo, suggested_only: bool) -> list[Event]:
-        current = await self.storage.current_state(room.nid)
-        type_nid = await self.storage.nids.types.lookup(CHILD)
-        if type_nid is None:
-            return []
-        nids = [n for (t, _), n in current.state.items() if t == type_nid]
-        found = await self.storage.events.get_by_nids(nids)
-        links = [
-            s.event
-            for s in found.values()
-            if is_child_link(s.event)
-            and (not suggested_only or s.event.content.get("suggested") is True)
-        ]
-        return sorted(links, key=child_sort_key)
-
     async def _entry(self, room: RoomInfo, suggested_only: bool) -> JsonDict:
-        entry = await self.summaries.summary(room)
-        children = []
-        if entry.get("room_type") == "m.space":
-            children = await self._children(room, suggested_only)
-        entry["children_state"] = [
-            {
-                "type": ev.type,
-                "state_key": ev.state_key,
-                "content": ev.content,
-                "sender": ev.sender,
-                "origin_server_ts": ev.origin_server_ts,
-            }
-            for ev in children
-        ]
+        entry, _ = await room_entry(self.summaries, self.storage, room, suggested_only)
         return entry
 
     async def hierarchy(self, origin: str, room_id: str, suggested_only: bool) -> JsonDict:

@@ -39,6 +39,7 @@ from ranvier.core.events import Event, JsonDict
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import RoomInfo
 from ranvier.rooms.membership import MembershipService
+from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
 
 DEFAULT_LIMIT = 50
@@ -64,6 +65,49 @@ def is_child_link(ev: Event) -> bool:
     """Whether an ``m.space.child`` event links a room: a non-empty ``via`` list."""
     via = ev.content.get("via")
     return isinstance(via, list) and any(isinstance(v, str) for v in via) and bool(via)
+
+
+async def space_children(storage: RoomStorage, room: RoomInfo, suggested_only: bool) -> list[Event]:
+    """The child links (:func:`is_child_link`) in the current state of ``room``, in the
+    spec's order (:func:`child_sort_key`); with ``suggested_only``, only those whose
+    content says ``suggested: true``."""
+    current = await storage.current_state(room.nid)
+    type_nid = await storage.nids.types.lookup(CHILD)
+    if type_nid is None:
+        return []
+    nids = [e for (t, _), e in current.state.items() if t == type_nid]
+    found = await storage.events.get_by_nids(nids)
+    links = [
+        s.event
+        for s in found.values()
+        if is_child_link(s.event)
+        and (not suggested_only or s.event.content.get("suggested") is True)
+    ]
+    return sorted(links, key=child_sort_key)
+
+
+async def room_entry(
+    summaries: RoomSummaries, storage: RoomStorage, room: RoomInfo, suggested_only: bool
+) -> tuple[JsonDict, list[Event]]:
+    """One ``rooms`` (or federation ``room``/``children``) entry of a hierarchy answer:
+    the room's summary with ``children_state``, the stripped child link events of a
+    space (none for other room types; space_hierarchy.yaml ``SpaceHierarchyRoomsChunk``);
+    and those links, for the walk to follow."""
+    entry = await summaries.summary(room)
+    children: list[Event] = []
+    if entry.get("room_type") == "m.space":
+        children = await space_children(storage, room, suggested_only)
+    entry["children_state"] = [
+        {
+            "type": ev.type,
+            "state_key": ev.state_key,
+            "content": ev.content,
+            "sender": ev.sender,
+            "origin_server_ts": ev.origin_server_ts,
+        }
+        for ev in children
+    ]
+    return entry, children
 
 
 def _encode(data: JsonDict) -> str:
@@ -122,21 +166,6 @@ class HierarchyService:
             return await self.membership.meets_allow_conditions(user_id, join_rules)
         return False
 
-    async def _children(self, room: RoomInfo, suggested_only: bool) -> list[Event]:
-        snapshot = await self.rooms.storage.current_state(room.nid)
-        type_nid = await self.rooms.storage.nids.types.lookup(CHILD)
-        if type_nid is None:
-            return []
-        nids = [e for (t, _), e in snapshot.state.items() if t == type_nid]
-        found = await self.rooms.events.get_by_nids(nids)
-        children = [
-            s.event
-            for s in found.values()
-            if is_child_link(s.event)
-            and (not suggested_only or s.event.content.get("suggested") is True)
-        ]
-        return sorted(children, key=child_sort_key)
-
     async def hierarchy(
         self,
         user_id: str,
@@ -181,20 +210,9 @@ class HierarchyService:
             info = await self.rooms.events.get_room(current_id)
             if info is None or not await self.visible(info, user_id):
                 continue
-            entry = await self.summaries.summary(info)
-            children: list[Event] = []
-            if entry.get("room_type") == "m.space":
-                children = await self._children(info, suggested_only)
-            entry["children_state"] = [
-                {
-                    "type": ev.type,
-                    "state_key": ev.state_key,
-                    "content": ev.content,
-                    "sender": ev.sender,
-                    "origin_server_ts": ev.origin_server_ts,
-                }
-                for ev in children
-            ]
+            entry, children = await room_entry(
+                self.summaries, self.rooms.storage, info, suggested_only
+            )
             rooms.append(entry)
             if isinstance(depth, int) and depth < depth_limit:
                 for ev in reversed(children):
