@@ -53,7 +53,34 @@ def rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
-class PostgresDatabase:
+class _Statements:
+    """The statement methods shared by :class:`PostgresDatabase` (each statement on a
+    borrowed connection, autocommit) and :class:`_PgConnection` (each inside the
+    held transaction, seeing its writes). Subclasses define :meth:`_call`, which runs
+    one asyncpg method, maps its errors and reports its time to the query hook."""
+
+    async def _call(self, method: str, sql: str, args: Sequence[Any]) -> Any:
+        raise NotImplementedError
+
+    async def execute(self, sql: str, *args: Any) -> int:
+        """Run one statement; return the rows changed."""
+        return rowcount(await self._call("execute", sql, args))
+
+    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
+        """Run ``sql`` once per argument tuple; asyncpg makes this atomic."""
+        await self._call("executemany", sql, (args,))
+
+    async def fetchone(self, sql: str, *args: Any) -> Row | None:
+        """First row of a query (or of ``INSERT ... RETURNING``), or None."""
+        record = await self._call("fetchrow", sql, args)
+        return None if record is None else tuple(record)
+
+    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
+        """All rows of a query."""
+        return [tuple(r) for r in await self._call("fetch", sql, args)]
+
+
+class PostgresDatabase(_Statements):
     """A :class:`~ranvier.db.api.Database` on a PostgreSQL server. Build with :meth:`open`."""
 
     dialect: Dialect = "postgres"
@@ -137,23 +164,6 @@ class PostgresDatabase:
             if self._on_query is not None:
                 self._on_query(time.perf_counter() - start)
 
-    async def execute(self, sql: str, *args: Any) -> int:
-        """Run one statement in its own transaction; return the rows changed."""
-        return rowcount(await self._call("execute", sql, args))
-
-    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
-        """Run ``sql`` once per argument tuple; asyncpg makes this atomic."""
-        await self._call("executemany", sql, (args,))
-
-    async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        """First row of a query (or of ``INSERT ... RETURNING``), or None."""
-        record = await self._call("fetchrow", sql, args)
-        return None if record is None else tuple(record)
-
-    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        """All rows of a query."""
-        return [tuple(r) for r in await self._call("fetch", sql, args)]
-
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
         """Hold one pooled connection for ``BEGIN ... COMMIT`` (ROLLBACK on error)."""
@@ -176,7 +186,7 @@ class PostgresDatabase:
         await self._pool.close()
 
 
-class _PgConnection:
+class _PgConnection(_Statements):
     """The ``conn`` of ``async with db.transaction() as conn`` on PostgreSQL."""
 
     def __init__(self, con: Any, on_query: QueryHook | None) -> None:
@@ -192,23 +202,6 @@ class _PgConnection:
         finally:
             if self._on_query is not None:
                 self._on_query(time.perf_counter() - start)
-
-    async def execute(self, sql: str, *args: Any) -> int:
-        """Run a statement in the transaction; return the rows changed."""
-        return rowcount(await self._call("execute", sql, args))
-
-    async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
-        """Run ``sql`` once per argument tuple in the transaction."""
-        await self._call("executemany", sql, (args,))
-
-    async def fetchone(self, sql: str, *args: Any) -> Row | None:
-        """First row of a query, seeing this transaction's writes."""
-        record = await self._call("fetchrow", sql, args)
-        return None if record is None else tuple(record)
-
-    async def fetchall(self, sql: str, *args: Any) -> list[Row]:
-        """All rows of a query, seeing this transaction's writes."""
-        return [tuple(r) for r in await self._call("fetch", sql, args)]
 
     async def executescript(self, script: str) -> None:
         """Run a multi-statement script (simple query protocol, no parameters)."""
