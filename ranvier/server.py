@@ -68,6 +68,7 @@ from ranvier.api.client.typing import TypingApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
+from ranvier.api.federation.onbind import OnBindApi
 from ranvier.api.federation.query import FederationQueryApi
 from ranvier.api.federation.version import FederationVersionApi
 from ranvier.api.keys import KeysApi
@@ -75,6 +76,7 @@ from ranvier.api.synapse_admin import SharedSecretRegistrationApi
 from ranvier.bus import LocalBus
 from ranvier.config import Config
 from ranvier.config.keyfile import KeyFileError, ServerKeys, load_server_keys
+from ranvier.core.events import JsonDict
 from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.db import Database, open_database
 from ranvier.db.migrations import migrate
@@ -89,6 +91,7 @@ from ranvier.federation.edus import FederationEdus
 from ranvier.federation.metrics import FederationMetrics
 from ranvier.federation.rooms import FederationRooms
 from ranvier.federation.service import Federation, FederationHooks
+from ranvier.federation.third_party import ask_exchange
 from ranvier.federation.to_device_edu import to_device_edu_handler
 from ranvier.http.app import App, build_app
 from ranvier.http.metrics import Metrics, metrics_handler
@@ -110,6 +113,7 @@ from ranvier.rooms.reports import ReportService, ReportStore
 from ranvier.rooms.service import RoomService
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
+from ranvier.rooms.third_party_invites import ThirdPartyInvites
 from ranvier.rooms.upgrade import UpgradeService
 from ranvier.sync.notifier import Notifier
 from ranvier.sync.pagination import PaginationService
@@ -121,6 +125,7 @@ from ranvier.users.accounts import AccountStore
 from ranvier.users.cas import CasClient
 from ranvier.users.devices import DeviceStore
 from ranvier.users.filters import FilterStore
+from ranvier.users.identity_client import IdentityClient
 from ranvier.users.mailer import Mailer
 from ranvier.users.profiles import ProfileService, ProfileStore
 from ranvier.users.registration import RegistrationPolicy, RegistrationService
@@ -260,6 +265,12 @@ class Homeserver:
             profile_lookup=self.profiles.store.get,
         )
         self.membership = MembershipService(self.rooms)
+        self.identity = IdentityClient(
+            self.federation.dns,
+            self.federation.policy,
+            verify_tls=not c_api.identity_servers.disable_tls_validation,
+        )
+        self.third_party_invites = ThirdPartyInvites(self.rooms, self.membership, self.identity)
         self.guest_access = GuestAccess(self.rooms, self._is_guest, self.membership.leave)
         self.bus.subscribe(ROOM_EVENTS, self.guest_access.on_room_event)
         self.profiles.add_listener(ProfileMemberUpdater(self.rooms).on_profile_change)
@@ -316,11 +327,12 @@ class Homeserver:
             SharedSecretRegistrationApi(
                 self.registration, config.client_api.registration_shared_secret
             ),
-            CreateRoomApi(self.rooms),
+            CreateRoomApi(self.rooms, self.third_party_invites),
             SendApi(self.rooms),
             StateApi(self.rooms),
             EventApi(self.rooms),
-            MembershipApi(self.rooms, self.membership, self.guest_access),
+            MembershipApi(self.rooms, self.membership, self.guest_access, self.third_party_invites),
+            OnBindApi(self.third_party_invites),
             RedactApi(self.rooms),
             RelationsApi(self.relations),
             ReportApi(self.reports),
@@ -343,6 +355,13 @@ class Homeserver:
                 self.membership, self.aliases, self.directory, self.room_summaries
             )
             apis.append(self.federation_rooms)
+            self.federation_rooms.third_party.prepare = self.third_party_invites.invite_content
+            client = self.federation.client
+
+            async def remote_exchange(destination: str, room_id: str, partial: JsonDict) -> None:
+                await ask_exchange(client, destination, room_id, partial)
+
+            self.third_party_invites.remote_exchange = remote_exchange
             apis += [
                 FederationVersionApi(),
                 FederationQueryApi(self.accounts, fed_auth),
@@ -510,6 +529,7 @@ class Homeserver:
         self.typing.close()
         await self.auth.close()
         await self.registration.close()
+        await self.identity.close()
         if self.cas is not None:
             await self.cas.close()
         await self.federation.close()

@@ -44,6 +44,7 @@ from ranvier.config.schema import (
     EmailConfig,
     FederationApiConfig,
     GlobalConfig,
+    IdentityServerConfig,
     JetStreamConfig,
     KeyPerspective,
     LogLevel,
@@ -569,6 +570,7 @@ def _client_api(r: _Reader) -> ClientApiConfig:
     rl = r.section("rate_limiting")
     cas = r.section("cas")
     email = r.section("email")
+    identity = r.section("identity_servers")
     return ClientApiConfig(
         registration_disabled=r.boolean("registration_disabled", d.registration_disabled),
         guests_disabled=r.boolean("guests_disabled", d.guests_disabled),
@@ -610,6 +612,9 @@ def _client_api(r: _Reader) -> ClientApiConfig:
             smtp_password=email.string("smtp_password", ""),
             require_transport_security=email.boolean("require_transport_security", False),
             from_address=email.string("from_address", ""),
+        ),
+        identity_servers=IdentityServerConfig(
+            disable_tls_validation=identity.boolean("disable_tls_validation", False),
         ),
     )
 

@@ -236,6 +236,18 @@ class CasConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityServerConfig:
+    """Ranvier extension ``client_api.identity_servers``: how this server talks to the
+    identity servers clients name in third-party invites (client-server-api
+    "Third-party invites": the server looks the address up and stores invites there).
+    The spec has clients choose identity servers, so no trusted list applies;
+    addresses are checked against ``federation_api.deny_networks``/``allow_networks``."""
+
+    disable_tls_validation: bool = False
+    """For tests only: do not verify identity servers' certificates."""
+
+
+@dataclass(frozen=True, slots=True)
 class EmailConfig:
     """Ranvier extension ``client_api.email``: sending mail to validate email addresses
     (client-server-api "Adding Account Administrative Contact Information", the
@@ -283,6 +295,7 @@ class ClientApiConfig:
     are built under it."""
     cas: CasConfig = field(default_factory=CasConfig)
     email: EmailConfig = field(default_factory=EmailConfig)
+    identity_servers: IdentityServerConfig = field(default_factory=IdentityServerConfig)
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,11 @@ client_api:
     require_transport_security: false
     from_address: ""
 
+  # Ranvier extension: talking to the identity servers clients name in
+  # third-party invites. Their addresses obey federation_api's network lists.
+  identity_servers:
+    disable_tls_validation: false
+
   # A token bucket per client: `threshold` requests may burst, one more is
   # allowed every `cooloff_ms` milliseconds.
   rate_limiting:

@@ -12,25 +12,36 @@ signed ``{mxid, sender, token}``). This server checks the shape (400 ``M_BAD_JSO
 ``M_INVALID_PARAM``), that the room exists and is joined (404) and its ACL lets the asking
 server in (403), that the sender is one of its users (the resident server is the one that
 issued the third-party invite), and then sends the invite through its own room input as
-that user. The auth rules do the rest: a matching ``m.room.third_party_invite`` by the
-same sender must be in the room's state and ``signed`` must verify with one of its public
-keys (403 ``M_FORBIDDEN`` otherwise). An invitee on another server gets the invite
-countersigned like any remote invite (:mod:`.invites`). Answer: ``{}``.
+that user. With :attr:`ThirdPartyExchange.prepare` set (the composition root sets
+:meth:`ranvier.rooms.third_party_invites.ThirdPartyInvites.invite_content`), the content
+is rebuilt after "Verifying the invite": the ``m.room.third_party_invite`` named by the
+token, its sender, the signature, and the key's ``key_validity_url`` (the resident server
+"MUST verify ... the ``key_validity_url`` as still being valid"), with the
+``display_name`` of the ``m.room.third_party_invite`` filled in. The auth rules check
+again: a matching ``m.room.third_party_invite`` by the same sender must be in the room's
+state and ``signed`` must verify with one of its public keys (403 ``M_FORBIDDEN``
+otherwise). An invitee on another server gets the invite countersigned like any remote
+invite (:mod:`.invites`). Answer: ``{}``.
 
 The other direction (asking a resident server to exchange a third-party invite for one
-of our users) needs ``/3pid/onbind`` from an identity server, which this server does not
-support yet.
+of our users, after ``/3pid/onbind``) is in :mod:`ranvier.rooms.third_party_invites`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ranvier.core.ids import InvalidIdentifier, parse_user_id, server_name_of
+from ranvier.federation.client import FederationClient, FederationError, RemoteError, path_segment
 from ranvier.federation.room_data import RoomData
 from ranvier.http.types import MatrixError
+from ranvier.rooms.event_store import RoomInfo
 from ranvier.rooms.pipeline import LocalEvent, RoomInput
 from ranvier.rooms.remote import RemoteInput
+
+PrepareInvite = Callable[[RoomInfo, str, str, Any], Awaitable[dict[str, Any]]]
+"""``await prepare(room, sender, target, signed)`` -> the verified invite content."""
 
 
 class ThirdPartyExchange:
@@ -41,6 +52,8 @@ class ThirdPartyExchange:
         self.remote = remote
         self.data = data
         self.server_name = data.server_name
+        self.prepare: PrepareInvite | None = None
+        """Verifies the invite and builds its content (module docstring)."""
 
     async def exchange(self, origin: str, room_id: str, body: Any) -> None:
         """Check the partial invite and send the invite (module docstring)."""
@@ -71,4 +84,22 @@ class ThirdPartyExchange:
         room = await self.data.room_for(room_id, origin)
         if not await self.remote.is_joined(room):
             raise MatrixError(404, "M_NOT_FOUND", "This server is not in the room")
+        if self.prepare is not None:
+            content = await self.prepare(room, sender, target, tpi.get("signed"))
         await self.room_input.submit(room, LocalEvent(sender, "m.room.member", content, target))
+
+
+async def ask_exchange(
+    client: FederationClient, destination: str, room_id: str, partial: dict[str, Any]
+) -> None:
+    """Ask ``destination`` (the inviter's server) to exchange a third-party invite:
+    ``PUT /_matrix/federation/v1/exchange_third_party_invite/{roomId}``. Its refusal is
+    passed on (403/404 as answered, anything else 502); unreachable is 502."""
+    path = f"/_matrix/federation/v1/exchange_third_party_invite/{path_segment(room_id)}"
+    try:
+        await client.put_json(destination, path, partial)
+    except RemoteError as e:
+        status = e.status if e.status in (400, 403, 404) else 502
+        raise MatrixError(status, e.errcode or "M_UNKNOWN", f"{destination}: {e}") from None
+    except FederationError as e:
+        raise MatrixError(502, "M_UNKNOWN", f"Cannot reach {destination}: {e}") from None

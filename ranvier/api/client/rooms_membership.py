@@ -6,6 +6,10 @@ joining.yaml, inviting.yaml, leaving.yaml, kicking.yaml, banning.yaml, list_join
   an unknown room is 404 ``M_NOT_FOUND``, a refused join 403 ``M_FORBIDDEN`` (guests
   only where ``m.room.guest_access`` is ``can_join``: :mod:`ranvier.rooms.guest_access`);
 * ``POST /rooms/{roomId}/invite|kick|ban|unban`` with ``user_id`` and ``reason``;
+  an invite without ``user_id`` but with ``id_server``, ``id_access_token``, ``medium``
+  and ``address`` is a third-party invite (third_party_membership.yaml,
+  :mod:`ranvier.rooms.third_party_invites`); ``/join`` with ``third_party_signed``
+  turns the signed third-party invite into an invite first;
 * ``POST /rooms/{roomId}/leave`` with ``reason``;
 * ``GET /joined_rooms``, ``GET /rooms/{roomId}/joined_members``,
   ``GET /rooms/{roomId}/members`` (``membership``/``not_membership`` filters, ``at``: a
@@ -25,6 +29,7 @@ from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.guest_access import GuestAccess
 from ranvier.rooms.membership import MembershipService
 from ranvier.rooms.service import RoomService
+from ranvier.rooms.third_party_invites import ThirdPartyInvites
 from ranvier.sync.tokens import parse_position
 
 _MEMBERSHIPS = ("join", "invite", "knock", "leave", "ban")
@@ -38,10 +43,12 @@ class MembershipApi:
         rooms: RoomService,
         membership: MembershipService,
         guest_access: GuestAccess | None = None,
+        third_party: ThirdPartyInvites | None = None,
     ) -> None:
         self.rooms = rooms
         self.membership = membership
         self.guest_access = guest_access
+        self.third_party = third_party
 
     async def join(self, request: Request) -> Response:
         """``POST /join/{roomIdOrAlias}`` and ``POST /rooms/{roomId}/join``."""
@@ -53,6 +60,13 @@ class MembershipApi:
         # ``via`` (v1.12+) and the deprecated ``server_name``: servers to join through
         # when this server is not in the room yet.
         servers = [*query_list(request, "via"), *query_list(request, "server_name")]
+        signed = body.get("third_party_signed")
+        if signed is not None:
+            if self.third_party is None:
+                raise MatrixError(400, "M_UNRECOGNIZED", "Third-party invites are not supported")
+            if not target.startswith("!"):
+                target = (await self.membership.resolve_room(target)).room_id
+            await self.third_party.accept_signed(target, requester.user_id, signed)
         room_id = await self.membership.join(
             target, requester.user_id, optional_str(body, "reason"), servers
         )
@@ -68,7 +82,21 @@ class MembershipApi:
         return requester.user_id, room_id, target, optional_str(body, "reason")
 
     async def invite(self, request: Request) -> Response:
-        """``POST /rooms/{roomId}/invite``."""
+        """``POST /rooms/{roomId}/invite`` (by user id, or by third-party identifier)."""
+        body = parse_json_body_or_empty(request)
+        if "user_id" not in body and "id_server" in body and self.third_party is not None:
+            requester = await require_user(request)
+            room_id = request.path_params["roomId"]
+            check_room_id(room_id)
+            await self.third_party.invite(
+                room_id,
+                requester.user_id,
+                id_server=require_str(body, "id_server"),
+                id_access_token=require_str(body, "id_access_token"),
+                medium=require_str(body, "medium"),
+                address=require_str(body, "address"),
+            )
+            return json_response({})
         sender, room_id, target, reason = await self._targeted(request)
         await self.membership.invite(room_id, sender, target, reason)
         return json_response({})

@@ -312,6 +312,8 @@ sub _ranvier_config
    }
 
    $client_api{public_base_url} = $self->public_baseurl;
+   # SyTest's identity server serves a self-signed certificate (keys/tls-selfsigned.crt).
+   $client_api{identity_servers} = { disable_tls_validation => JSON::true };
    if( my $cas = $self->{cas_config} ) {
       $client_api{cas} = {
          server_url             => $cas->{server_url},
