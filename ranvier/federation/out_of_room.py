@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from ranvier.bus import Bus
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.room_versions import RoomVersion
-from ranvier.rooms.event_store import StoredEvent
+from ranvier.rooms.event_store import StoredEvent, set_membership
 from ranvier.rooms.outputs import ROOM_EVENTS, RoomEventPersisted
 from ranvier.rooms.queue import RoomQueues
 from ranvier.rooms.remote_store import RemoteStore
@@ -64,7 +64,8 @@ class OutOfRoomMemberships:
     ) -> StoredEvent:
         """Store ``event`` (an ``m.room.member`` event about a local user) as an outlier
         membership, with the stripped state shown with it; publish it."""
-        assert event.type == "m.room.member" and event.state_key is not None
+        user_id, membership = event.state_key, event.membership
+        assert event.type == "m.room.member" and user_id is not None and membership is not None
 
         async def job() -> StoredEvent:
             room = await self.store.create_room(
@@ -74,15 +75,11 @@ class OutOfRoomMemberships:
                 event.origin_server_ts,
             )
             stored = await self.store.persist_outlier(room, event)
-            await self.storage.db.execute(
-                "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
-                " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (room_nid, user_id) DO UPDATE SET"
-                " membership = excluded.membership, event_nid = excluded.event_nid,"
-                " stream_ordering = excluded.stream_ordering",
+            await set_membership(
+                self.storage.db,
                 room.nid,
-                event.state_key,
-                event.membership,
+                user_id,
+                membership,
                 stored.nid,
                 stored.stream_ordering,
             )

@@ -109,6 +109,30 @@ _EVENT_COLUMNS = (
 )
 
 
+async def set_membership(
+    conn: Connection | Database,
+    room_nid: int,
+    user_id: str,
+    membership: str,
+    event_nid: int,
+    stream: int,
+) -> None:
+    """Record ``user_id``'s current ``membership`` of a room in ``room_memberships``
+    (the member event's nid and stream position), replacing the previous row."""
+    await conn.execute(
+        "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
+        " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (room_nid, user_id) DO UPDATE SET"
+        " membership = excluded.membership, event_nid = excluded.event_nid,"
+        " stream_ordering = excluded.stream_ordering",
+        room_nid,
+        user_id,
+        membership,
+        event_nid,
+        stream,
+    )
+
+
 class EventStore:
     """Persistence of events, rooms and their indexes."""
 
@@ -234,18 +258,7 @@ class EventStore:
                 )
             membership = ev.membership if ev.type == "m.room.member" else None
             if membership is not None and ev.state_key is not None:
-                await conn.execute(
-                    "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
-                    " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
-                    " ON CONFLICT (room_nid, user_id) DO UPDATE SET"
-                    " membership = excluded.membership, event_nid = excluded.event_nid,"
-                    " stream_ordering = excluded.stream_ordering",
-                    room.nid,
-                    ev.state_key,
-                    membership,
-                    event_nid,
-                    stream,
-                )
+                await set_membership(conn, room.nid, ev.state_key, membership, event_nid, stream)
             if new.txn is not None:
                 user_id, device_id, txn_id = new.txn
                 await conn.execute(

@@ -45,7 +45,13 @@ import orjson
 from ranvier.core.events import Event
 from ranvier.core.room_versions import RoomVersion
 from ranvier.db import Connection
-from ranvier.rooms.event_store import NewEvent, Persisted, RoomInfo, StoredEvent
+from ranvier.rooms.event_store import (
+    NewEvent,
+    Persisted,
+    RoomInfo,
+    StoredEvent,
+    set_membership,
+)
 from ranvier.rooms.state_store import NidKey, Snapshot, StateMap
 from ranvier.rooms.storage import RoomStorage
 
@@ -347,15 +353,6 @@ class RemoteStore:
         stream: int,
     ) -> None:
         for user_id, membership, nid in members:
-            await conn.execute(
-                "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
-                " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
-                " ON CONFLICT (room_nid, user_id) DO UPDATE SET"
-                " membership = excluded.membership, event_nid = excluded.event_nid,"
-                " stream_ordering = excluded.stream_ordering",
-                room_nid,
-                user_id,
-                membership,
-                event_nid if nid == 0 else nid,
-                stream,
+            await set_membership(
+                conn, room_nid, user_id, membership, event_nid if nid == 0 else nid, stream
             )
