@@ -479,26 +479,3 @@ class RoomService:
                 "avatar_url": content.get("avatar_url"),
             }
         return out
-
-    async def members(
-        self,
-        room_id: str,
-        user_id: str,
-        membership: str | None = None,
-        not_membership: str | None = None,
-    ) -> list[JsonDict]:
-        """The ``m.room.member`` events of the state ``user_id`` may read, filtered."""
-        room = await self.room_for_reader(room_id)
-        snapshot = await self.reader_state(room, user_id)
-        type_nid = await self.storage.nids.types.lookup("m.room.member")
-        nids = [e for (t, _), e in snapshot.state.items() if t == type_nid]
-        found = await self.events.get_by_nids(nids)
-        out = []
-        for stored in sorted(found.values(), key=lambda s: s.event.state_key or ""):
-            m = stored.event.membership
-            if membership is not None and m != membership:
-                continue
-            if not_membership is not None and m == not_membership:
-                continue
-            out.append(client_event(stored.event))
-        return out

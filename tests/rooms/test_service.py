@@ -163,7 +163,7 @@ async def test_state_reads_and_leavers_see_state_at_leave(rooms: Rooms) -> None:
     same = await svc.set_state(room_id, ALICE, "m.room.name", "", {"name": "after"})
     s = await state(rooms, room_id)
     assert s[("m.room.name", "")]["event_id"] == same  # unchanged content: no new event
-    members = await svc.members(room_id, ALICE, not_membership="leave")
+    members = await rooms.membership.members(room_id, ALICE, not_membership="leave")
     assert [m["state_key"] for m in members] == [ALICE]
 
 
