@@ -5,7 +5,6 @@ denial in both directions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,18 @@ import pytest
 
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
-from tests.federation.peers import Peer, start_peer
-from tests.federation.test_memberships_federation import call, login, membership
-from tests.federation.test_rooms_federation import (
+from tests.federation.helpers import (
+    call,
     craft,
     eventually,
     has_event,
+    login,
+    membership,
     send_txn,
     shared_room,
+    start_two,
 )
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
+from tests.federation.peers import Peer, start_peer
 
 
 async def page_all(peer: Peer, room_id: str, token: str) -> list[dict[str, Any]]:
@@ -51,9 +45,7 @@ async def page_all(peer: Peer, room_id: str, token: str) -> list[dict[str, Any]]
 
 
 async def test_backfill_after_join_and_downtime(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -108,9 +100,7 @@ async def test_backfill_after_join_and_downtime(tmp_path: Path, peers: list[Peer
 async def test_acl_denial_both_ways(tmp_path: Path, peers: list[Peer]) -> None:
     """An ACL denying B's host (loopback peers differ only by port, which ACLs ignore):
     A neither sends to B nor accepts B's events, joins or invites."""
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
     before = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "before"})
     await eventually(lambda: has_event(b, before))

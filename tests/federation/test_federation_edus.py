@@ -6,33 +6,14 @@ device list and signing key updates stored, with a resynchronisation through
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ranvier.federation.edus import FederationEdus
 from ranvier.server import Homeserver
-from tests.federation.peers import Peer, start_peer
-from tests.federation.test_rooms_federation import send_txn, shared_room
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
+from tests.federation.helpers import eventually, send_txn, shared_room, start_two
+from tests.federation.peers import Peer
 
 
 def edus_of(hs: Homeserver) -> FederationEdus:
@@ -41,9 +22,7 @@ def edus_of(hs: Homeserver) -> FederationEdus:
 
 
 async def two(tmp_path: Path, peers: list[Peer]) -> tuple[Peer, Peer, str, str, str]:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
     return a, b, room_id, alice, bob
 

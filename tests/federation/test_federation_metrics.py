@@ -10,7 +10,6 @@ is not in the room (rejected by the auth rules), PDUs for rooms this server is n
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,8 @@ from ranvier.core.signing import generate_signing_key
 from ranvier.federation.client import RemoteError
 from ranvier.federation.metrics import REASONS, FederationMetrics
 from ranvier.federation.xmatrix import authorization_header
+from tests.federation.helpers import craft, room_state, send_txn, shared_room, stored
 from tests.federation.peers import Peer, start_peer
-from tests.federation.test_rooms_federation import _state, craft, send_txn, shared_room, stored
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
 
 
 class Watch:
@@ -49,7 +40,7 @@ class Watch:
         self.state = await self._state_ids()
 
     async def _state_ids(self) -> dict[tuple[str, str], str]:
-        return {k: e.event_id for k, e in (await _state(self.peer, self.room_id)).items()}
+        return {k: e.event_id for k, e in (await room_state(self.peer, self.room_id)).items()}
 
     async def expect(self, reason: str, n: int = 1) -> None:
         """Exactly ``reason`` went up by ``n`` since the snapshot, and the state did not
@@ -97,7 +88,7 @@ async def test_bad_input_counted_and_nothing_changes(tmp_path: Path, peers: list
     await watch.expect("bad_content_hash")
 
     # An event failing the auth rules (bob, power 0, takes power): rejected.
-    pl = (await _state(a, room_id))[("m.room.power_levels", "")]
+    pl = (await room_state(a, room_id))[("m.room.power_levels", "")]
     grab = dict(pl.content, users={**pl.content.get("users", {}), bob: 100})
     bad = await craft(a, b, room_id, bob, "m.room.power_levels", grab, state_key="")
     answer = await send_txn(b, a, "m3", [bad.pdu])

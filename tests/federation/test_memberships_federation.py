@@ -4,84 +4,33 @@ and rejoining, bans, knocks, remote aliases, the remote room directory and hiera
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from ranvier.core.signing import generate_signing_key, sign_json
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
-from tests.db_fixtures import fresh_postgres_database
-from tests.federation.peers import Peer, start_peer
-from tests.federation.test_rooms_federation import eventually, has_event, shared_room
+from tests.federation.helpers import (
+    call,
+    eventually,
+    has_event,
+    login,
+    membership,
+    membership_is,
+    shared_room,
+    start_two,
+)
+from tests.federation.peers import Peer
 
 V1 = "/_matrix/federation/v1"
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str | None]]:
-    if request.param == "sqlite":
-        yield {"a": None, "b": None}
-        return
-    async with fresh_postgres_database() as a, fresh_postgres_database() as b:
-        yield {"a": a, "b": b}
-
-
-async def call(
-    peer: Peer, method: str, path: str, token: str | None = None, body: Any = None
-) -> tuple[int, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with (
-        aiohttp.ClientSession() as session,
-        session.request(method, peer.base + path, json=body, headers=headers, ssl=False) as resp,
-    ):
-        return resp.status, await resp.json(content_type=None)
-
-
-async def login(peer: Peer, localpart: str) -> str:
-    await peer.hs.accounts.create_account(f"@{localpart}:{peer.name}", "pw")
-    status, body = await call(
-        peer,
-        "POST",
-        "/_matrix/client/v3/login",
-        body={
-            "type": "m.login.password",
-            "identifier": {"type": "m.id.user", "user": localpart},
-            "password": "pw",
-        },
-    )
-    assert status == 200, body
-    return str(body["access_token"])
-
-
-async def membership(peer: Peer, room_id: str, user_id: str) -> str | None:
-    room = await peer.hs.room_storage.events.get_room(room_id)
-    if room is None:
-        return None
-    return await peer.hs.room_storage.events.membership_of(room.nid, user_id)
-
-
-async def membership_is(peer: Peer, room_id: str, user_id: str, expected: str) -> bool:
-    return await membership(peer, room_id, user_id) == expected
 
 
 async def test_invite_sync_join_and_messages(
     tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a = await start_peer(tmp_path / "a", database=databases["a"])
-    b = await start_peer(tmp_path / "b", database=databases["b"])
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers, databases)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -115,9 +64,7 @@ async def test_invite_sync_join_and_messages(
 
 
 async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -136,9 +83,7 @@ async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) 
 
 
 async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
     await b.hs.membership.leave(room_id, bob)
     await eventually(lambda: membership_is(a, room_id, bob, "leave"))
@@ -162,9 +107,7 @@ async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
 
 
 async def test_knock_and_accept(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -206,9 +149,7 @@ async def test_knock_and_accept(tmp_path: Path, peers: list[Peer]) -> None:
 
 
 async def test_remote_alias_directory_and_hierarchy(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -265,9 +206,7 @@ async def test_remote_alias_directory_and_hierarchy(tmp_path: Path, peers: list[
 async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
     """Invites B must refuse (invites-v2.yaml): not for one of its users, not signed
     by the sender's server, an unknown room version."""
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
     stored = await a.hs.room_storage.events.get_by_id(
         await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "x"})
@@ -298,9 +237,7 @@ async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
 async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) -> None:
     """B exchanges a third-party invite signed by an identity server key the room's
     ``m.room.third_party_invite`` lists; A sends the invite (countersigned by B)."""
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")

@@ -4,8 +4,6 @@ data endpoints, and the outbound queue surviving restarts."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,69 +11,27 @@ import aiohttp
 import pytest
 
 from ranvier.core.builder import build_event, select_auth_events
-from ranvier.core.events import Event
-from ranvier.core.signing import SigningKey, generate_signing_key
+from ranvier.core.signing import generate_signing_key
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
-from ranvier.rooms.event_store import StoredEvent
 from ranvier.rooms.remote import MISSING_LIMIT
-from tests.db_fixtures import fresh_postgres_database
+from tests.federation.helpers import (
+    craft,
+    eventually,
+    has_event,
+    room_state,
+    send_txn,
+    shared_room,
+    start_two,
+    stored,
+)
 from tests.federation.peers import Peer, start_peer
-
-
-@pytest.fixture
-async def peers() -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str | None]]:
-    """Database of each peer by name: SQLite files, or fresh PostgreSQL schemas."""
-    if request.param == "sqlite":
-        yield {"a": None, "b": None}
-        return
-    async with fresh_postgres_database() as a, fresh_postgres_database() as b:
-        yield {"a": a, "b": b}
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
-
-
-async def stored(peer: Peer, event_id: str) -> StoredEvent | None:
-    return await peer.hs.room_storage.events.get_by_id(event_id)
-
-
-async def has_event(peer: Peer, event_id: str) -> bool:
-    found = await stored(peer, event_id)
-    return found is not None and not found.rejected and not found.soft_failed
-
-
-async def shared_room(a: Peer, b: Peer, room_version: str = "10") -> tuple[str, str, str]:
-    """alice@A creates a public room, bob@B joins it over federation."""
-    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
-    await a.hs.accounts.create_account(alice, "pw")
-    await b.hs.accounts.create_account(bob, "pw")
-    room_id = await a.hs.rooms.create_room(
-        alice, preset="public_chat", room_version=room_version, name="Shared"
-    )
-    await b.hs.membership.join(room_id, bob, servers=[a.name])
-    return room_id, alice, bob
 
 
 async def test_join_and_messages_both_ways(
     tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a = await start_peer(tmp_path / "a", database=databases["a"])
-    b = await start_peer(tmp_path / "b", database=databases["b"])
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     # B holds the room with A's state; both see bob joined.
     assert await b.hs.rooms.joined_rooms(bob) == [room_id]
@@ -113,61 +69,10 @@ async def _name_is(peer: Peer, room_id: str, user: str, name: str) -> bool:
 # ---- crafted PDUs from B, sent straight to A's /send ----------------------------------
 
 
-async def _state(peer: Peer, room_id: str) -> dict[tuple[str, str], Event]:
-    storage = peer.hs.room_storage
-    room = await storage.events.get_room(room_id)
-    assert room is not None
-    return await storage.state_events(await storage.current_state(room.nid))
-
-
-async def craft(
-    a: Peer,
-    b: Peer,
-    room_id: str,
-    sender: str,
-    event_type: str,
-    content: dict[str, Any],
-    *,
-    state_key: str | None = None,
-    prev: list[Event] | None = None,
-    key: SigningKey | None = None,
-) -> Event:
-    """An event by ``sender`` (a user of B), signed by B, built on A's current DAG."""
-    storage = a.hs.room_storage
-    room = await storage.events.get_room(room_id)
-    assert room is not None
-    state = await _state(a, room_id)
-    if prev is None:
-        ext = await storage.events.forward_extremities(room.nid)
-        prev = [s.event for s in (await storage.events.get_by_nids(ext)).values()]
-    auth = select_auth_events(room.room_version, event_type, state_key, sender, content, state)
-    return build_event(
-        room_version=room.room_version,
-        room_id=room_id,
-        sender=sender,
-        event_type=event_type,
-        content=content,
-        state_key=state_key,
-        prev_events=prev,
-        auth_events=auth,
-        origin=b.name,
-        signing_key=key or b.key,
-    )
-
-
-async def send_txn(b: Peer, a: Peer, txn_id: str, pdus: list[Any], **extra: Any) -> Any:
-    body = {"origin": b.name, "origin_server_ts": 1, "pdus": pdus, **extra}
-    return await b.hs.federation.client.put_json(
-        a.name, f"/_matrix/federation/v1/send/{txn_id}", body
-    )
-
-
 async def test_bad_pdus_dropped_redacted_rejected(
     tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a = await start_peer(tmp_path / "a", database=databases["a"])
-    b = await start_peer(tmp_path / "b", database=databases["b"])
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
 
     # A forged signature (a key B never published, under B's key id): dropped.
@@ -186,7 +91,7 @@ async def test_bad_pdus_dropped_redacted_rejected(
     assert kept is not None and kept.event.content == {} and not kept.rejected
 
     # bob (power 0) changing the power levels fails the auth rules: rejected, not served.
-    pl = (await _state(a, room_id))[("m.room.power_levels", "")]
+    pl = (await room_state(a, room_id))[("m.room.power_levels", "")]
     grab = dict(pl.content)
     grab["users"] = {**grab.get("users", {}), bob: 100}
     bad = await craft(a, b, room_id, bob, "m.room.power_levels", grab, state_key="")
@@ -194,7 +99,7 @@ async def test_bad_pdus_dropped_redacted_rejected(
     assert answer["pdus"][bad.event_id]["error"].startswith("rejected")
     rejected = await stored(a, bad.event_id)
     assert rejected is not None and rejected.rejected
-    assert (await _state(a, room_id))[("m.room.power_levels", "")].event_id == pl.event_id
+    assert (await room_state(a, room_id))[("m.room.power_levels", "")].event_id == pl.event_id
     with pytest.raises(RemoteError) as err:
         await b.hs.federation.client.get_json(
             a.name, f"/_matrix/federation/v1/event/{path_segment(bad.event_id)}"
@@ -210,9 +115,7 @@ async def test_bad_pdus_dropped_redacted_rejected(
 
 
 async def test_transaction_rules(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, _, bob = await shared_room(a, b)
     first = await craft(a, b, room_id, bob, "m.room.message", {"body": "1"})
     answer = await send_txn(b, a, "same", [first.pdu])
@@ -251,9 +154,7 @@ async def test_transaction_rules(tmp_path: Path, peers: list[Peer]) -> None:
 
 
 async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, _ = await shared_room(a, b)
     # carol@B joins too; then alice bans carol. carol's server later sends an event
     # built before the ban: it passes at its own state, fails at the current one.
@@ -274,7 +175,7 @@ async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
             await storage.events.get_by_nids(await storage.events.forward_extremities(room.nid))
         ).values()
     ]
-    state_before_ban = await _state(a, room_id)
+    state_before_ban = await room_state(a, room_id)
     await a.hs.membership.ban(room_id, alice, carol)
     content = {"body": "evading the ban"}
     evading = build_event(
@@ -300,9 +201,7 @@ async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
 
 
 async def test_gap_fetched_with_get_missing_events(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, _, bob = await shared_room(a, b)
     fed_b = b.hs.federation_rooms
     fed_a = a.hs.federation_rooms
@@ -340,7 +239,7 @@ async def test_served_room_data(tmp_path: Path, peers: list[Peer]) -> None:
     v1 = "/_matrix/federation/v1"
     rid = path_segment(room_id)
     ids = await client.get_json(a.name, f"{v1}/state_ids/{rid}", {"event_id": sent[-1]})
-    state = await _state(a, room_id)
+    state = await room_state(a, room_id)
     assert set(ids["pdu_ids"]) == {e.event_id for e in state.values()}
     assert state[("m.room.create", "")].event_id in ids["auth_chain_ids"]
     full = await client.get_json(a.name, f"{v1}/state/{rid}", {"event_id": sent[-1]})
@@ -386,9 +285,7 @@ async def test_served_room_data(tmp_path: Path, peers: list[Peer]) -> None:
 async def test_outbound_queue_survives_restarts(
     tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a = await start_peer(tmp_path / "a", database=databases["a"])
-    b = await start_peer(tmp_path / "b", database=databases["b"])
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, _ = await shared_room(a, b)
     fed_a = a.hs.federation_rooms
     assert fed_a is not None
@@ -421,9 +318,7 @@ async def test_outbound_queue_survives_restarts(
 
 
 async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, _ = await shared_room(a, b)
     fed_a = a.hs.federation_rooms
     assert fed_a is not None
@@ -448,11 +343,9 @@ async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: 
 
 
 async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
-    pl = (await _state(a, room_id))[("m.room.power_levels", "")]
+    pl = (await room_state(a, room_id))[("m.room.power_levels", "")]
     await a.hs.rooms.set_state(
         room_id,
         alice,
@@ -462,7 +355,7 @@ async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list
     )
 
     async def b_has_power() -> bool:
-        levels = (await _state(b, room_id))[("m.room.power_levels", "")]
+        levels = (await room_state(b, room_id))[("m.room.power_levels", "")]
         return levels.content.get("users", {}).get(bob) == 50
 
     await eventually(b_has_power)
@@ -483,7 +376,7 @@ async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list
     await eventually(lambda: has_event(b, t_a))
 
     async def ids(peer: Peer) -> dict[tuple[str, str], str]:
-        return {k: e.event_id for k, e in (await _state(peer, room_id)).items()}
+        return {k: e.event_id for k, e in (await room_state(peer, room_id)).items()}
 
     assert await ids(a) == await ids(b)
     # The next event merges the fork (two prev events) and both servers agree again.
@@ -510,9 +403,7 @@ async def _client(
 async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> None:
     """A v12 room (no server in its id) joined with ``?via=``; messages of the other
     server's user show in /sync."""
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")
@@ -549,9 +440,7 @@ async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> No
 
 
 async def test_gap_beyond_missing_events_uses_state_ids(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    peers += [a, b]
+    a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
     fed_a, fed_b = a.hs.federation_rooms, b.hs.federation_rooms
     assert fed_a is not None and fed_b is not None

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,6 @@ from tests.federation.peers import Peer, start_peer
 
 PROFILE = "/_matrix/federation/v1/query/profile"
 DAY_MS = 24 * 3600 * 1000
-
-
-@pytest.fixture
-async def peers(tmp_path: Path) -> AsyncIterator[list[Peer]]:
-    started: list[Peer] = []
-    yield started
-    for peer in started:
-        await peer.stop()
 
 
 async def raw_request(
