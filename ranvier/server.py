@@ -115,6 +115,7 @@ from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.summary import RoomSummaries
 from ranvier.rooms.third_party_invites import ThirdPartyInvites
 from ranvier.rooms.upgrade import UpgradeService
+from ranvier.rooms.upgrade_follow import UpgradeFollower
 from ranvier.sync.notifier import Notifier
 from ranvier.sync.pagination import PaginationService
 from ranvier.sync.service import SyncService
@@ -295,6 +296,8 @@ class Homeserver:
         )
         self.bus.subscribe(ROOM_EVENTS, self.presence.on_room_event)
         self.upgrades = UpgradeService(self.rooms, self.aliases)
+        self.upgrade_follower = UpgradeFollower(self.rooms, self.rooms.aliases, self.account_data)
+        self.bus.subscribe(ROOM_EVENTS, self.upgrade_follower.on_room_event)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
 
         # Routes.
@@ -521,6 +524,7 @@ class Homeserver:
         await self.metrics.stop()
         await self.room_input.queues.drain()
         await self.bus.close()
+        await self.upgrade_follower.drain()
         if self.federation_edus is not None:
             await self.federation_edus.stop()
         if self.federation_rooms is not None:

@@ -271,9 +271,12 @@ class AliasService:
         if may_edit:
             await self.drop_from_canonical(room_id, user_id, [alias])
 
-    async def drop_from_canonical(self, room_id: str, sender: str, aliases: Sequence[str]) -> None:
+    async def drop_from_canonical(
+        self, room_id: str, sender: str, aliases: Sequence[str], *, prune_empty: bool = False
+    ) -> None:
         """Remove ``aliases`` from the room's ``m.room.canonical_alias`` event (sent by
-        ``sender``), if it names any of them."""
+        ``sender``), if it names any of them; with ``prune_empty`` an ``alt_aliases``
+        left empty is dropped too (a room upgrade leaves the old room's event empty)."""
         room = await self.rooms.events.get_room(room_id)
         if room is None:
             return
@@ -288,7 +291,11 @@ class AliasService:
             changed = True
         alt = content.get("alt_aliases")
         if isinstance(alt, list) and any(a in aliases for a in alt):
-            content["alt_aliases"] = [a for a in alt if a not in aliases]
+            kept = [a for a in alt if a not in aliases]
+            if kept or not prune_empty:
+                content["alt_aliases"] = kept
+            else:
+                del content["alt_aliases"]
             changed = True
         if changed:
             await self.rooms.set_state(room_id, sender, CANONICAL_ALIAS, "", content)

@@ -40,8 +40,10 @@ The resulting content carries ``third_party_invite: {display_name, signed}``.
 
 An inviter who has left may still be the invite's sender: the third-party invite rule
 comes before the "sender must be joined" rule, so the invite passes the auth rules.
-Errors for single invites of an ``onbind`` call are logged and skipped: the identity
-server cannot act on them.
+An ``onbind`` call tries every invite it lists; when one fails, the answer is the last
+failure (e.g. 403 ``M_FORBIDDEN`` for a revoked key) after the others were tried, so the
+identity server learns that not every invite went through (the spec defines only the
+200 answer; Synapse answers the same way).
 """
 
 from __future__ import annotations
@@ -334,20 +336,19 @@ class ThirdPartyInvites:
 
     async def on_bind(self, body: Any) -> None:
         """``/_matrix/federation/v1/3pid/onbind``: exchange each pending invite of a
-        now-bound address whose user is ours (module docstring)."""
+        now-bound address whose user is ours; raise the last failure, if any, once all
+        were tried (module docstring)."""
         if not isinstance(body, dict):
             raise MatrixError(400, "M_BAD_JSON", "Body must be an object")
         mxid, invites = body.get("mxid"), body.get("invites", [])
         if not isinstance(mxid, str) or not isinstance(invites, list):
             raise MatrixError(400, "M_BAD_JSON", "mxid and invites are required")
+        failure: MatrixError | None = None
         for invite in invites:
             if not isinstance(invite, dict):
                 continue
-            target, room_id, sender = (
-                invite.get("mxid", mxid),
-                invite.get("room_id"),
-                invite.get("sender"),
-            )
+            target = invite.get("mxid", mxid)
+            room_id, sender = invite.get("room_id"), invite.get("sender")
             if not (
                 isinstance(target, str)
                 and isinstance(room_id, str)
@@ -358,5 +359,11 @@ class ThirdPartyInvites:
                 continue
             try:
                 await self._exchange_anywhere(room_id, sender, target, invite.get("signed"))
-            except Exception as e:  # one bad invite must not stop the others
-                logger.info("onbind: invite of %s to %s not exchanged: %r", target, room_id, e)
+            except MatrixError as e:
+                logger.info("onbind: invite of %s to %s not exchanged: %s", target, room_id, e)
+                failure = e
+            except Exception:  # one bad invite must not stop the others
+                logger.exception("onbind: invite of %s to %s failed", target, room_id)
+                failure = MatrixError(500, "M_UNKNOWN", "Exchanging a third-party invite failed")
+        if failure is not None:
+            raise failure

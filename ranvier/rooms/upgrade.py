@@ -248,14 +248,19 @@ class UpgradeService:
         return submitted.event_id
 
     async def _move_aliases(self, old: RoomInfo, new: RoomInfo, user_id: str) -> None:
-        moved = await self.aliases.store.move(old.room_id, new.room_id)
+        await self.aliases.store.move(old.room_id, new.room_id)
+        # Read back rather than trusting move()'s answer: the join of the new room may
+        # have moved them already (ranvier.rooms.upgrade_follow).
+        moved = await self.aliases.store.aliases_of(new.room_id)
         if await self.rooms.events.is_published(old.nid):
             await self.rooms.events.set_published(new.nid, True)
             await self.rooms.events.set_published(old.nid, False)
         if moved:
             # (suppressed: the user may not be allowed to change the old room's alias event)
             with contextlib.suppress(MatrixError):
-                await self.aliases.drop_from_canonical(old.room_id, user_id, moved)
+                await self.aliases.drop_from_canonical(
+                    old.room_id, user_id, moved, prune_empty=True
+                )
 
     async def _restrict_old_room(
         self, old: RoomInfo, user_id: str, state: dict[StateKey, Event]

@@ -156,14 +156,14 @@ async def test_onbind_with_a_revoked_key_or_wrong_key_invites_nobody(
         )
         assert status == 200
     # Signed by a key the m.room.third_party_invite does not list.
-    assert await identity.bind(EMAIL, bob, client.base, key=generate_signing_key("0")) == 200
+    assert await identity.bind(EMAIL, bob, client.base, key=generate_signing_key("0")) == 403
     status, _ = await _member(client, alice_tok, room_id, bob)
     assert status == 404
     status, _ = await client.request("POST", f"{V3}/join/{room_id}", {}, token=bob_tok)
     assert status == 403
     # The right key, but the identity server says it is revoked by now.
     identity.revoked.add(identity.key.verify_key_base64)
-    assert await identity.bind("carol@example.org", carol, client.base) == 200
+    assert await identity.bind("carol@example.org", carol, client.base) == 403
     status, _ = await _member(client, alice_tok, room_id, carol)
     assert status == 404
 

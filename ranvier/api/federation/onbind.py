@@ -8,7 +8,7 @@ The caller is an identity server, not a homeserver, so there is no X-Matrix
 authentication (the spec defines none); what makes an invite valid is the identity
 server's signature in each ``signed`` object, which the auth rules check. The spec
 says ``PUT``; identity servers (Sydent) and Sytest send ``POST``: both are routed.
-Answer: ``{}``.
+Answer: ``{}``, or the error of the last invite that could not be exchanged.
 """
 
 from __future__ import annotations
