@@ -62,6 +62,27 @@ async def leave(client: Client, token: str, room_id: str) -> None:
     assert status == 200, body
 
 
+async def two_in_room(client: Client) -> tuple[str, str, str, str, str]:
+    """alice creates a public room and bob joins it:
+    ``(alice, alice's token, bob, bob's token, room id)``."""
+    alice, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    return alice, a_tok, bob, b_tok, room
+
+
+async def set_ignored(client: Client, token: str, user_id: str, ignored: list[str]) -> None:
+    """Set ``user_id``'s ``m.ignored_user_list`` to ``ignored``."""
+    status, body = await client.request(
+        "PUT",
+        f"{V3}/user/{quote(user_id)}/account_data/m.ignored_user_list",
+        {"ignored_users": {u: {} for u in ignored}},
+        token=token,
+    )
+    assert status == 200, body
+
+
 async def sync(client: Client, token: str, expect: int = 200, **params: Any) -> Any:
     """``GET /sync`` with ``params`` (dicts become inline JSON filters)."""
     query: dict[str, str] = {}
@@ -96,3 +117,9 @@ def timeline_bodies(room: dict[str, Any]) -> list[str]:
     return [
         e["content"]["body"] for e in room["timeline"]["events"] if e["type"] == "m.room.message"
     ]
+
+
+def ephemeral(body: Any, room_id: str) -> list[Any]:
+    """The ephemeral events of a joined room in a sync response (none if absent)."""
+    room = body["rooms"]["join"].get(room_id)
+    return [] if room is None else list(room["ephemeral"]["events"])

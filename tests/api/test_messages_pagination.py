@@ -14,6 +14,7 @@ from tests.api.sync_helpers import (
     send,
     sync,
     timeline_bodies,
+    two_in_room,
 )
 
 V3 = "/_matrix/client/v3"
@@ -62,10 +63,7 @@ async def test_gap_is_filled_forwards_between_since_and_prev_batch(client: Clien
 
 
 async def test_messages_defaults_filters_and_lazy_members(client: Client) -> None:
-    alice, a_tok = await register(client, "alice")
-    bob, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    alice, a_tok, bob, b_tok, room = await two_in_room(client)
     await send(client, a_tok, room, "a1")
     await send(client, b_tok, room, "b1")
     await send(client, a_tok, room, "a2")

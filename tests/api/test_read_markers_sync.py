@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from tests.api.conftest import Client
-from tests.api.sync_helpers import V3, create_room, join, register, send, sync
+from tests.api.sync_helpers import V3, send, sync, two_in_room
 
 
 async def test_fully_read_marker_in_sync(client: Client) -> None:
-    _, a_tok = await register(client, "alice")
-    _, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    _, a_tok, _, b_tok, room = await two_in_room(client)
     e1 = await send(client, a_tok, room, "one")
     since = (await sync(client, b_tok))["next_batch"]
     poll = asyncio.create_task(sync(client, b_tok, since=since, timeout=10_000))

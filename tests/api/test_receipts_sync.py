@@ -6,8 +6,13 @@ from __future__ import annotations
 import asyncio
 
 from tests.api.conftest import Client
-from tests.api.sync_helpers import V3, create_room, join, register, send, sync
-from tests.api.test_typing_sync import ephemeral
+from tests.api.sync_helpers import (
+    V3,
+    ephemeral,
+    send,
+    sync,
+    two_in_room,
+)
 
 
 async def receipt(
@@ -19,10 +24,7 @@ async def receipt(
 
 
 async def test_receipts_in_sync(client: Client) -> None:
-    alice, a_tok = await register(client, "alice")
-    bob, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    alice, a_tok, bob, b_tok, room = await two_in_room(client)
     e1 = await send(client, a_tok, room, "one")
     a_since = (await sync(client, a_tok))["next_batch"]
     b_since = (await sync(client, b_tok))["next_batch"]

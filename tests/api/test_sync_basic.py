@@ -10,6 +10,7 @@ from tests.api.sync_helpers import (
     send,
     sync,
     timeline_bodies,
+    two_in_room,
 )
 
 
@@ -74,10 +75,7 @@ async def test_state_plus_timeline_is_the_whole_state(client: Client) -> None:
 
 
 async def test_incremental_sync_sees_only_new_events(client: Client) -> None:
-    _, a_tok = await register(client, "alice")
-    _, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    _, a_tok, _, b_tok, room = await two_in_room(client)
     first = await sync(client, a_tok)
     await send(client, b_tok, room, "one")
     await send(client, b_tok, room, "two")

@@ -6,14 +6,18 @@ import asyncio
 import time
 
 from tests.api.conftest import Client
-from tests.api.sync_helpers import create_room, join, register, send, sync, timeline_bodies
+from tests.api.sync_helpers import (
+    create_room,
+    register,
+    send,
+    sync,
+    timeline_bodies,
+    two_in_room,
+)
 
 
 async def test_long_poll_wakes_on_message_in_shared_room(client: Client) -> None:
-    _, a_tok = await register(client, "alice")
-    _, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    _, a_tok, _, b_tok, room = await two_in_room(client)
     since = (await sync(client, a_tok))["next_batch"]
 
     poll = asyncio.create_task(sync(client, a_tok, since=since, timeout=10_000))

@@ -14,8 +14,10 @@ from tests.api.sync_helpers import (
     messages,
     register,
     send,
+    set_ignored,
     sync,
     timeline_bodies,
+    two_in_room,
 )
 
 
@@ -193,17 +195,8 @@ async def test_to_device_delivered_once_and_idempotent(client: Client) -> None:
 
 
 async def test_ignored_users_and_redactions(client: Client) -> None:
-    alice, a_tok = await register(client, "alice")
-    bob, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
-    status, _ = await client.request(
-        "PUT",
-        f"{V3}/user/{alice}/account_data/m.ignored_user_list",
-        {"ignored_users": {bob: {}}},
-        token=a_tok,
-    )
-    assert status == 200
+    alice, a_tok, bob, b_tok, room = await two_in_room(client)
+    await set_ignored(client, a_tok, alice, [bob])
     await send(client, b_tok, room, "ignore me")
     await send(client, a_tok, room, "mine")
     body = await sync(client, a_tok)
@@ -220,14 +213,10 @@ async def test_ignored_users_and_redactions(client: Client) -> None:
     await invite(client, b_tok, other, alice)
     assert other not in (await sync(client, a_tok))["rooms"]["invite"]
 
+    await set_ignored(client, a_tok, alice, [])  # un-ignoring applies at once
+    assert other in (await sync(client, a_tok))["rooms"]["invite"]
+
     # redactions: the redacted event is shown redacted, with its redaction
-    status, _ = await client.request(
-        "PUT",
-        f"{V3}/user/{alice}/account_data/m.ignored_user_list",
-        {"ignored_users": {}},
-        token=a_tok,
-    )
-    assert status == 200
     since = (await sync(client, a_tok))["next_batch"]
     target = await send(client, a_tok, room, "secret")
     status, red = await client.request(

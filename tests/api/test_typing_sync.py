@@ -9,13 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from tests.api.conftest import Client
-from tests.api.sync_helpers import V3, create_room, join, register, sync
-
-
-def ephemeral(body: Any, room_id: str) -> list[Any]:
-    """The ephemeral events of a joined room in a sync response (none if absent)."""
-    room = body["rooms"]["join"].get(room_id)
-    return [] if room is None else list(room["ephemeral"]["events"])
+from tests.api.sync_helpers import V3, ephemeral, sync, two_in_room
 
 
 async def set_typing(client: Client, token: str, room_id: str, user_id: str, **body: Any) -> None:
@@ -25,10 +19,7 @@ async def set_typing(client: Client, token: str, room_id: str, user_id: str, **b
 
 
 async def test_typing_in_sync_and_long_poll_wake(client: Client) -> None:
-    alice, a_tok = await register(client, "alice")
-    bob, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    alice, a_tok, bob, b_tok, room = await two_in_room(client)
     since = (await sync(client, b_tok))["next_batch"]
     await sync(client, a_tok)  # both have synced once: presence settled
 
@@ -62,10 +53,7 @@ async def test_typing_in_sync_and_long_poll_wake(client: Client) -> None:
 
 
 async def test_ephemeral_filter(client: Client) -> None:
-    alice, a_tok = await register(client, "alice")
-    _, b_tok = await register(client, "bob")
-    room = await create_room(client, a_tok, preset="public_chat")
-    await join(client, b_tok, room)
+    alice, a_tok, _, b_tok, room = await two_in_room(client)
     await set_typing(client, a_tok, room, alice, typing=True, timeout=30_000)
     body = await sync(client, b_tok, filter={"room": {"ephemeral": {"not_types": ["m.typing"]}}})
     assert ephemeral(body, room) == []
