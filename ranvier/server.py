@@ -39,6 +39,7 @@ from ranvier.api.client.admin import AdminApi
 from ranvier.api.client.capabilities import CapabilitiesApi
 from ranvier.api.client.common import RouteDef
 from ranvier.api.client.devices import DevicesApi
+from ranvier.api.client.events_stream import EventsApi
 from ranvier.api.client.filters import FiltersApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
@@ -400,6 +401,7 @@ class Homeserver:
             self.federation_rooms.connect_pagination(self.pagination)
         for api in (
             SyncApi(self.sync),
+            EventsApi(self.sync),
             MessagesApi(self.pagination),
             TimestampApi(TimestampLookup(self.pagination)),
             SendToDeviceApi(self.to_device, self.rooms.is_local),
