@@ -15,7 +15,7 @@ identifiers").
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.rooms.service import RoomService
@@ -30,8 +30,7 @@ class RedactApi:
     async def redact(self, request: Request) -> Response:
         """``PUT /rooms/{roomId}/redact/{eventId}/{txnId}``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         event_id = request.path_params["eventId"]
         if not event_id.startswith("$"):
             raise MatrixError(400, "M_INVALID_PARAM", "Invalid event ID")

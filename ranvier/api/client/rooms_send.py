@@ -11,7 +11,7 @@ over 65,536 bytes gets 413 ``M_TOO_LARGE``.
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.service import RoomService
@@ -26,8 +26,7 @@ class SendApi:
     async def send(self, request: Request) -> Response:
         """``PUT /rooms/{roomId}/send/{eventType}/{txnId}``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         content = parse_json_body(request)
         event_id = await self.rooms.send_event(
             room_id,

@@ -9,7 +9,7 @@ with privileged creators) -> ``{"replacement_room"}``; errors 400
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id
+from ranvier.api.client.common import V3, RouteDef, room_id_param
 from ranvier.http.parse import optional_list_of_str, parse_json_body, require_str
 from ranvier.http.types import Request, Response, json_response
 from ranvier.rooms.upgrade import UpgradeService
@@ -24,8 +24,7 @@ class UpgradeApi:
     async def upgrade(self, request: Request) -> Response:
         """``POST /rooms/{roomId}/upgrade``."""
         requester = await require_user(request)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         body = parse_json_body(request)
         new_room = await self.upgrades.upgrade(
             room_id,

@@ -11,7 +11,7 @@ module does not list this endpoint.
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef, check_room_id, ensure_self
+from ranvier.api.client.common import V3, RouteDef, ensure_self, room_id_param
 from ranvier.ephemeral.typing import TypingState
 from ranvier.http.parse import optional_int, parse_json_body, require_bool
 from ranvier.http.types import MatrixError, Request, Response, json_response
@@ -28,8 +28,7 @@ class TypingApi:
     async def put_typing(self, request: Request) -> Response:
         """``PUT /rooms/{roomId}/typing/{userId}``."""
         requester = await require_user(request, allow_guest=False)
-        room_id = request.path_params["roomId"]
-        check_room_id(room_id)
+        room_id = room_id_param(request)
         ensure_self(requester, request.path_params["userId"], "another user's typing state")
         body = parse_json_body(request)
         typing = require_bool(body, "typing")
