@@ -193,6 +193,35 @@ class PresenceService:
             out.append({"type": "m.presence", "sender": uid, "content": presence_content(p, now)})
         return out
 
+    async def members_presence(self, user_id: str, room_ids: Collection[str]) -> list[JsonDict]:
+        """The current ``m.presence`` of the other joined members of ``room_ids`` whose
+        presence is known (ever set): what a user who just joined those rooms has not
+        seen (client-server-api "Presence": users see the presence of those they share
+        a room with; ``/sync`` sends it for newly joined rooms)."""
+        if not self.enabled or not room_ids:
+            return []
+        now = self.clock()
+        seen: set[str] = {user_id}
+        out: list[JsonDict] = []
+        for room_id in room_ids:
+            room = await self.rooms.events.get_room(room_id)
+            if room is None:
+                continue
+            for member, membership, _ in await self.rooms.events.members(room.nid):
+                if membership != "join" or member in seen:
+                    continue
+                seen.add(member)
+                p = self._local.get(member) or await self.store.get(member)
+                if p is not None:
+                    out.append(
+                        {
+                            "type": "m.presence",
+                            "sender": member,
+                            "content": presence_content(p, now),
+                        }
+                    )
+        return out
+
     # ---- writes ---------------------------------------------------------------------
 
     async def _write(self, p: UserPresence) -> UserPresence:

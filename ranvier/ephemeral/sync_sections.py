@@ -14,7 +14,7 @@ rooms, and the latest presence of everyone sharing a room with the user.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from ranvier.core.events import JsonDict
@@ -97,9 +97,16 @@ class EphemeralStreams:
         since: EphemeralPositions | None,
         upto: EphemeralPositions,
         flt: EventFilter | None = None,
+        newly_joined: Collection[str] = (),
     ) -> list[JsonDict]:
-        """The ``presence.events`` of a sync over ``(since, upto]``."""
+        """The ``presence.events`` of a sync over ``(since, upto]``, plus the current
+        presence of the members of ``newly_joined`` rooms not changed in the range."""
         events = await self.presence.changes_since(
             user_id, (), 0 if since is None else since.presence, upto.presence
         )
+        if newly_joined:
+            senders = {e["sender"] for e in events}
+            for event in await self.presence.members_presence(user_id, newly_joined):
+                if event["sender"] not in senders:
+                    events.append(event)
         return (flt or EventFilter()).filter_json(events)

@@ -92,12 +92,14 @@ class TypingState:
     ) -> dict[str, JsonDict]:
         """``{room_id: m.typing event}`` for the ``rooms`` (those ``user_id`` is joined to)
         whose typing set changed in ``(from_pos, to_pos]``. ``from_pos`` 0 (initial sync)
-        gives the rooms where someone is typing."""
+        gives the rooms where someone is typing or typing changed since this process
+        started (their current, maybe empty, list: a client that saw someone typing
+        before it restarted learns they stopped)."""
         upto = self._position if to_pos is None else to_pos
         out: dict[str, JsonDict] = {}
         if from_pos <= 0:
             for room_id in rooms:
-                if self._typing.get(room_id):
+                if self._typing.get(room_id) or room_id in self._room_pos:
                     out[room_id] = self.event_for(room_id)
             return out
         if from_pos < self._floor or from_pos > self._position:

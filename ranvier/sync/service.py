@@ -231,7 +231,13 @@ class SyncService:
             if entry is not None:
                 rooms[section][room_id] = entry
 
-        presence = await self._add_ephemeral(req, rooms["join"], joined)
+        since_pos = req.since_events
+        newly_joined = [
+            m.room.room_id
+            for m in memberships
+            if m.membership == "join" and since_pos is not None and m.stream_ordering > since_pos
+        ]
+        presence = await self._add_ephemeral(req, rooms["join"], joined, newly_joined)
 
         next_token = req.upto
         to_device: list[JsonDict] = []
@@ -261,10 +267,15 @@ class SyncService:
         return body, joined, empty
 
     async def _add_ephemeral(
-        self, req: SyncRequest, join: dict[str, JsonDict], joined: list[str]
+        self,
+        req: SyncRequest,
+        join: dict[str, JsonDict],
+        joined: list[str],
+        newly_joined: list[str],
     ) -> list[JsonDict]:
         """Put typing and receipts into the joined rooms (adding a room that has only
-        those) and return the presence events."""
+        those) and return the presence events (with the members' presence of rooms
+        joined in the range: the user has not seen it)."""
         if self.ephemeral is None:
             return []
         s, u = req.since, req.upto
@@ -289,7 +300,9 @@ class SyncService:
                     "unread_notifications": {"highlight_count": 0, "notification_count": 0},
                 }
             entry["ephemeral"] = {"events": events}
-        return await self.ephemeral.presence_events(req.user_id, since, upto, req.filter.presence)
+        return await self.ephemeral.presence_events(
+            req.user_id, since, upto, req.filter.presence, newly_joined
+        )
 
     def close(self) -> None:
         """Stop listening to the bus."""
