@@ -18,7 +18,8 @@ Transitions (the timer values follow the reference implementation's defaults):
 
 * ``PUT /presence/{userId}/status`` sets state and status message (an absent
   ``status_msg`` clears it); ``online`` counts as activity.
-* Activity (:meth:`PresenceService.bump_active`: the user sent an event, a receipt...)
+* Activity (:meth:`PresenceService.bump_active`: the user sent an event other than a
+  membership change, a receipt...)
   makes the user ``online`` and ``currently_active``.
 * A ``/sync`` (:meth:`PresenceService.user_syncing`) with ``set_presence`` ``online``
   or ``unavailable`` brings an *offline* user to that state ("online: the default state
@@ -312,8 +313,10 @@ class PresenceService:
             await self._write(new)
 
     async def on_room_event(self, msg: RoomEventPersisted) -> None:
-        """Bus handler: a local user's sent event is activity."""
-        if self.is_local(msg.sender):
+        """Bus handler: a local user's sent event is activity, except membership
+        changes (client-server-api "Last active ago": "A pro-active event may be
+        sending a message to a room"; joining or leaving is not one)."""
+        if self.is_local(msg.sender) and msg.event_type != "m.room.member":
             await self.bump_active(msg.sender)
 
     async def on_remote_presence(self, user_id: str, content: JsonDict) -> bool:

@@ -52,3 +52,17 @@ async def test_newly_joined_room_brings_members_presence(client: Client) -> None
     # Only once: the next sync has nothing new about alice.
     again = await sync(client, b, since=body["next_batch"])
     assert [e for e in again["presence"]["events"] if e["sender"] == alice] == []
+
+
+async def test_joining_is_not_activity_but_syncing_brings_a_user_online(client: Client) -> None:
+    _, a = await register(client, "alice")
+    bob, b = await register(client, "bob")
+    room = await create_room(client, a, preset="public_chat")
+    await join(client, b, room)
+    first = await sync(client, a)
+    seen = [e for e in first["presence"]["events"] if e["sender"] == bob]
+    assert all(e["content"]["presence"] == "offline" for e in seen)
+    await sync(client, b)  # set_presence defaults to online
+    body = await sync(client, a, since=first["next_batch"])
+    [update] = [e for e in body["presence"]["events"] if e["sender"] == bob]
+    assert update["content"]["presence"] == "online"

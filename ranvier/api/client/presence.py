@@ -7,10 +7,10 @@ may read it, others get 403 ``M_FORBIDDEN`` (:mod:`ranvier.ephemeral.presence`).
 Guests are refused (the guest access module does not list these endpoints).
 
 :func:`count_activity` wraps the routes through which a user acts in rooms (sending,
-state, membership, receipts, typing, room creation) so that a successful request is
-presence activity at once, before its response ("Last active ago": a pro-active event
-"may be sending a message to a room"); the room events bus does the same for every
-local event, later and idempotently.
+state, receipts, typing, room creation; not membership changes) so that a successful
+request is presence activity at once, before its response ("Last active ago": a
+pro-active event "may be sending a message to a room"); the room events bus does the
+same for every local non-membership event, later and idempotently.
 """
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ from ranvier.http.parse import parse_json_body, require_str
 from ranvier.http.router import Handler
 from ranvier.http.types import Request, Response, json_response
 
-ACTIVE_PREFIXES = (f"{V3}/rooms/", f"{V3}/join/", f"{V3}/knock/", f"{V3}/createRoom")
-"""Paths under which a successful ``PUT``/``POST`` counts as presence activity."""
+ACTIVE_PREFIXES = (f"{V3}/rooms/", f"{V3}/createRoom")
+"""Paths under which a successful ``PUT``/``POST`` counts as presence activity..."""
+MEMBERSHIP_SUFFIXES = ("/join", "/leave", "/invite", "/kick", "/ban", "/unban", "/forget")
+"""...except membership changes (like ``/join/{roomIdOrAlias}`` and ``/knock``, which
+are not under :data:`ACTIVE_PREFIXES`): joining or leaving is not "sending a message"."""
 
 
 def _counting(presence: PresenceService, handler: Handler) -> Handler:
@@ -46,7 +49,9 @@ def count_activity(presence: PresenceService, routes: Iterable[RouteDef]) -> lis
             method,
             pattern,
             _counting(presence, handler)
-            if method in ("PUT", "POST") and pattern.startswith(ACTIVE_PREFIXES)
+            if method in ("PUT", "POST")
+            and pattern.startswith(ACTIVE_PREFIXES)
+            and not pattern.endswith(MEMBERSHIP_SUFFIXES)
             else handler,
         )
         for method, pattern, handler in routes
