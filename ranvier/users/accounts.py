@@ -110,6 +110,23 @@ class AccountStore:
             "UPDATE accounts SET password_hash = $2 WHERE user_id = $1", user_id, password_hash
         )
 
+    async def upgrade_guest(self, user_id: str, password_hash: str | None) -> bool:
+        """Make a (not deactivated) guest account a full one with ``password_hash``;
+        False if ``user_id`` is no such guest."""
+        async with self._db.transaction() as conn:
+            row = await conn.fetchone(
+                "SELECT is_guest, deactivated FROM accounts WHERE user_id = $1", user_id
+            )
+            if row is None or not row[0] or row[1]:
+                return False
+            await conn.execute(
+                "UPDATE accounts SET is_guest = $2, password_hash = $3 WHERE user_id = $1",
+                user_id,
+                False,
+                password_hash,
+            )
+        return True
+
     async def set_admin(self, user_id: str, is_admin: bool) -> None:
         """Grant or revoke server admin."""
         await self._db.execute(

@@ -20,6 +20,15 @@ in again on the same device instead of failing or creating a second account.
 
 ``kind=guest`` skips UIA and ignores every parameter but
 ``initial_device_display_name``; guests get numeric localparts.
+
+A guest becomes a full user (client-server-api "Guest Access": "the ordinary
+``register`` flow, but specifying the additional POST parameter ``guest_access_token``
+containing the guest's access token", with ``username`` set to the guest's localpart)
+through the same flow: the token must be a guest's (403 ``M_FORBIDDEN`` otherwise, as
+for a ``username`` that is not that guest's), and once UIA is done the account keeps
+its user ID, gets the password and loses its guest flag; the guest's sessions end and
+the answer logs the upgraded account in. Only the guest's user ID is remembered in the
+UIA session, never the token.
 """
 
 from __future__ import annotations
@@ -233,11 +242,15 @@ class RegistrationService:
                 session.data["registered"], params, client_ip, user_agent
             )
         username = params.get("username")
-        user_id = (
-            await self.ensure_available(self.localpart_for(username))
-            if isinstance(username, str)
-            else None
-        )
+        guest = params.get("guest_user_id")
+        if isinstance(guest, str):
+            user_id: str | None = self._guest_to_upgrade(guest, username)
+        else:
+            user_id = (
+                await self.ensure_available(self.localpart_for(username))
+                if isinstance(username, str)
+                else None
+            )
         await self.uia.complete(
             session,
             body.get("auth"),
@@ -252,17 +265,22 @@ class RegistrationService:
             session.data["registration_token_used"] = True
             await self.uia.save(session)
         password_hash = params.get("password_hash")
-        try:
-            if user_id is None:
-                user_id = await self._create_generated(password_hash)
-            else:
-                await self.accounts.create_account(
-                    user_id,
-                    None,
-                    password_hash=password_hash if isinstance(password_hash, str) else None,
-                )
-        except UserIdTaken:
-            raise MatrixError(400, "M_USER_IN_USE", "Desired user ID is already taken.") from None
+        hashed = password_hash if isinstance(password_hash, str) else None
+        if isinstance(guest, str):
+            if not await self.accounts.accounts.upgrade_guest(guest, hashed):
+                raise MatrixError(403, "M_FORBIDDEN", "This account is not a guest any more")
+            await self.accounts.logout_all(guest)
+            user_id = guest
+        else:
+            try:
+                if user_id is None:
+                    user_id = await self._create_generated(password_hash)
+                else:
+                    await self.accounts.create_account(user_id, None, password_hash=hashed)
+            except UserIdTaken:
+                raise MatrixError(
+                    400, "M_USER_IN_USE", "Desired user ID is already taken."
+                ) from None
         await self._bind_threepid(user_id, session.data.get("threepid"))
         device_id = params.get("device_id")
         registered = {
@@ -272,6 +290,15 @@ class RegistrationService:
         session.data["registered"] = registered
         await self.uia.save(session)
         return await self._login_registered(registered, params, client_ip, user_agent)
+
+    def _guest_to_upgrade(self, guest: str, username: object) -> str:
+        """The guest's user ID when ``username`` names that guest (403 otherwise)."""
+        if not isinstance(username, str):
+            raise MatrixError(403, "M_FORBIDDEN", "Upgrading a guest needs its username")
+        named = username if username.startswith("@") else self.accounts.user_id_for(username)
+        if named.lower() != guest.lower():
+            raise MatrixError(403, "M_FORBIDDEN", "The guest access token is another user's")
+        return guest
 
     async def _bind_threepid(self, user_id: str, threepid: object) -> None:
         """Bind the address the email stage validated to the new account."""
@@ -298,6 +325,12 @@ class RegistrationService:
             flag = optional_bool(body, key)
             if flag is not None:
                 request[key] = flag
+        guest_token = optional_str(body, "guest_access_token")
+        if guest_token is not None:
+            info = await self.accounts.tokens.lookup(guest_token)
+            if info is None or not info.is_guest:
+                raise MatrixError(403, "M_FORBIDDEN", "guest_access_token is not a guest's")
+            request["guest_user_id"] = info.user_id
         password = optional_str(body, "password")
         if password is not None:
             if len(password) > MAX_PASSWORD_CHARS:
