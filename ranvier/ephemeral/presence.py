@@ -223,6 +223,18 @@ class PresenceService:
                     )
         return out
 
+    async def users_presence(self, user_ids: Collection[str]) -> list[JsonDict]:
+        """The current ``m.presence`` of each of ``user_ids`` (offline when never set):
+        what the members of a room have not seen of a user who just joined it."""
+        if not self.enabled:
+            return []
+        now = self.clock()
+        out: list[JsonDict] = []
+        for uid in user_ids:
+            p = await self.current(uid)
+            out.append({"type": "m.presence", "sender": uid, "content": presence_content(p, now)})
+        return out
+
     # ---- writes ---------------------------------------------------------------------
 
     async def _write(self, p: UserPresence) -> UserPresence:

@@ -98,15 +98,22 @@ class EphemeralStreams:
         upto: EphemeralPositions,
         flt: EventFilter | None = None,
         newly_joined: Collection[str] = (),
+        new_members: Collection[str] = (),
     ) -> list[JsonDict]:
         """The ``presence.events`` of a sync over ``(since, upto]``, plus the current
-        presence of the members of ``newly_joined`` rooms not changed in the range."""
+        presence not changed in the range of the members of ``newly_joined`` rooms (the
+        user just joined them) and of ``new_members`` (they just joined a room of the
+        user's): neither side has seen the other's presence yet."""
         events = await self.presence.changes_since(
             user_id, (), 0 if since is None else since.presence, upto.presence
         )
-        if newly_joined:
-            senders = {e["sender"] for e in events}
-            for event in await self.presence.members_presence(user_id, newly_joined):
-                if event["sender"] not in senders:
-                    events.append(event)
+        senders = {e["sender"] for e in events}
+        extra = await self.presence.members_presence(user_id, newly_joined)
+        extra += await self.presence.users_presence(
+            [u for u in new_members if u != user_id and u not in senders]
+        )
+        for event in extra:
+            if event["sender"] not in senders:
+                senders.add(event["sender"])
+                events.append(event)
         return (flt or EventFilter()).filter_json(events)

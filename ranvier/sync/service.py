@@ -23,7 +23,9 @@ client received with ``since`` (:mod:`ranvier.sync.to_device`), then loops:
 
 Typing and receipts (each joined room's ``ephemeral``) and ``presence`` come from
 :class:`ranvier.ephemeral.sync_sections.EphemeralStreams` when one is given; a joined
-room with only ephemeral news is sent with an empty timeline. A sync counts as the
+room with only ephemeral news is sent with an empty timeline. Presence also covers who
+has not seen whom yet: the members of rooms the user joined in the range, and users
+whose joins the response carries. A sync counts as the
 user being connected for presence (``set_presence``, :meth:`PresenceService.user_syncing
 <ranvier.ephemeral.presence.PresenceService.user_syncing>`). Device lists and one-time
 key counts are not built yet; their sections are present and empty
@@ -57,6 +59,23 @@ from ranvier.users.filters import FilterStore
 
 MAX_TIMEOUT_MS = 5 * 60 * 1000
 """Long-polls are cut to this length, whatever the client asks."""
+
+
+def _joins_seen(join: dict[str, JsonDict], user_id: str) -> set[str]:
+    """Other users whose joins (not a rejoin's profile change) are in the joined rooms'
+    timelines and state of this response: they get their presence sent along."""
+    out: set[str] = set()
+    for entry in join.values():
+        for section in ("timeline", "state", "state_after"):
+            for ev in entry.get(section, {}).get("events", ()):
+                if ev.get("type") != "m.room.member" or ev.get("state_key") == user_id:
+                    continue
+                prev = ev.get("unsigned", {}).get("prev_content", {})
+                if ev.get("content", {}).get("membership") == "join" and (
+                    prev.get("membership") != "join"
+                ):
+                    out.add(ev["state_key"])
+    return out
 
 
 class SyncService:
@@ -237,7 +256,9 @@ class SyncService:
             for m in memberships
             if m.membership == "join" and since_pos is not None and m.stream_ordering > since_pos
         ]
-        presence = await self._add_ephemeral(req, rooms["join"], joined, newly_joined)
+        presence = await self._add_ephemeral(
+            req, rooms["join"], joined, newly_joined, _joins_seen(rooms["join"], req.user_id)
+        )
 
         next_token = req.upto
         to_device: list[JsonDict] = []
@@ -272,6 +293,7 @@ class SyncService:
         join: dict[str, JsonDict],
         joined: list[str],
         newly_joined: list[str],
+        new_members: set[str],
     ) -> list[JsonDict]:
         """Put typing and receipts into the joined rooms (adding a room that has only
         those) and return the presence events (with the members' presence of rooms
@@ -301,7 +323,7 @@ class SyncService:
                 }
             entry["ephemeral"] = {"events": events}
         return await self.ephemeral.presence_events(
-            req.user_id, since, upto, req.filter.presence, newly_joined
+            req.user_id, since, upto, req.filter.presence, newly_joined, new_members
         )
 
     def close(self) -> None:

@@ -66,3 +66,27 @@ async def test_joining_is_not_activity_but_syncing_brings_a_user_online(client: 
     body = await sync(client, a, since=first["next_batch"])
     [update] = [e for e in body["presence"]["events"] if e["sender"] == bob]
     assert update["content"]["presence"] == "online"
+
+
+async def test_members_see_the_presence_of_a_new_member_once(client: Client) -> None:
+    alice, a = await register(client, "alice")
+    bob, b = await register(client, "bob")
+    room = await create_room(client, a, preset="public_chat")
+    first = await sync(client, a)
+    await join(client, b, room)  # bob never synced: his presence was never set
+    body = await sync(client, a, since=first["next_batch"])
+    others = [e for e in body["presence"]["events"] if e["sender"] != alice]
+    assert (
+        others == [{"type": "m.presence", "sender": bob, "content": others[0]["content"]}]
+        and others[0]["content"]["presence"] == "offline"
+    )
+    # A message from alice (no membership change) brings no presence of bob again.
+    status, _ = await client.request(
+        "PUT",
+        f"{V3}/rooms/{room}/send/m.room.message/t1",
+        {"body": "x", "msgtype": "m.text"},
+        token=a,
+    )
+    assert status == 200
+    again = await sync(client, a, since=body["next_batch"])
+    assert [e for e in again["presence"]["events"] if e["sender"] == bob] == []
