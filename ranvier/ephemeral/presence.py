@@ -224,14 +224,19 @@ class PresenceService:
         return out
 
     async def users_presence(self, user_ids: Collection[str]) -> list[JsonDict]:
-        """The current ``m.presence`` of each of ``user_ids`` (offline when never set):
-        what the members of a room have not seen of a user who just joined it."""
+        """The current ``m.presence`` of each of ``user_ids``: what the members of a room
+        have not seen of a user who just joined it. A local user never seen is offline
+        (this server knows); a remote user this server has no presence of is left out
+        (it does not know)."""
         if not self.enabled:
             return []
         now = self.clock()
         out: list[JsonDict] = []
         for uid in user_ids:
-            p = await self.current(uid)
+            found = self._local.get(uid) or await self.store.get(uid)
+            if found is None and not self.is_local(uid):
+                continue
+            p = found if found is not None else UserPresence(uid)
             out.append({"type": "m.presence", "sender": uid, "content": presence_content(p, now)})
         return out
 
