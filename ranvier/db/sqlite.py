@@ -25,13 +25,21 @@ while the previous one was committing, so the cost of a commit is shared;
 when idle a batch holds one write and the latency is a single commit.
 
 Transactions: ``async with db.transaction() as conn`` queues a transaction
-job. When the writer reaches it, it runs ``BEGIN IMMEDIATE`` and then serves
-statements from that transaction's private queue, one at a time, until the
-coroutine sends ``COMMIT`` or ``ROLLBACK`` (on any exception, cancellation
-included). Meanwhile other writes wait in the main queue, so a transaction
-should not await unrelated slow work. Reads through ``conn`` run on the
-writer connection, so they see the transaction's own writes. A failed
-statement poisons the transaction, as on PostgreSQL (see :mod:`ranvier.db.api`).
+job. When the writer reaches it, it runs ``BEGIN IMMEDIATE`` and then waits on
+that transaction's private queue until the coroutine sends ``COMMIT`` or
+``ROLLBACK`` (on any exception, cancellation included). Meanwhile other writes
+wait in the main queue, so a transaction should not await unrelated slow work.
+The statements in between run on the event loop, directly on the writer
+connection: the writer thread is parked on the private queue, so the
+connection has exactly one user at a time (the queue hand-offs order the two
+threads). A statement inside a transaction is a point write or read costing
+microseconds, like the loop's own reads, while a round trip to the thread and
+back costs two wake-ups and two GIL hand-offs -- most of the CPU of a short
+transaction. Scripts and large ``executemany`` batches, which may run long,
+still go to the thread, as do ``COMMIT`` (a WAL checkpoint may ride on it) and
+``ROLLBACK``. Reads through ``conn`` use the writer connection, so they see the
+transaction's own writes. A failed statement poisons the transaction, as on
+PostgreSQL (see :mod:`ranvier.db.api`).
 Do not call ``db.execute`` while holding a transaction in the same task: it
 would wait for the transaction, which waits for the task.
 
@@ -84,6 +92,10 @@ _SCRIPT: Final = 4
 _COMMIT: Final = 5
 _ROLLBACK: Final = 6
 
+INLINE_MANY_MAX: Final = 64
+"""Inside a transaction, an ``executemany`` with at most this many rows runs on the loop;
+a larger one runs on the writer thread so the loop is not held."""
+
 
 def map_error(exc: Exception) -> DatabaseError:
     """Translate a :mod:`sqlite3` exception (or a binding error) into the portable hierarchy."""
@@ -122,13 +134,16 @@ class _Job:
 class _Txn:
     """A transaction job: the writer serves ``ops`` until COMMIT or ROLLBACK."""
 
-    __slots__ = ("db", "finished", "ops", "owner", "started")
+    __slots__ = ("db", "failed", "finished", "ops", "owner", "started")
 
     def __init__(self, db: SqliteDatabase, started: asyncio.Future[None]) -> None:
         self.db = db
         self.owner = asyncio.current_task()
         self.started = started
         self.finished = False
+        self.failed: DatabaseError | None = None
+        """The error of the statement that poisoned the transaction (set by either thread,
+        never by both at once: the connection has one user at a time)."""
         self.ops: queue.SimpleQueue[_Job] = queue.SimpleQueue()
 
 
@@ -473,9 +488,9 @@ class SqliteDatabase:
                 log.warning("a SQLite transaction held the writer for %.2f s", held)
 
     def _serve_txn(self, txn: _Txn) -> None:
-        """Execute a begun transaction's statements until its COMMIT or ROLLBACK."""
+        """Execute the begun transaction's queued jobs until its COMMIT or ROLLBACK (the
+        small statements run on the loop meanwhile: see the module docstring)."""
         w = self._writer
-        failed: BaseException | None = None
         while True:
             job = txn.ops.get()
             if job.kind == _ROLLBACK:
@@ -483,9 +498,9 @@ class SqliteDatabase:
                 self._deliver([(job.fut, None, None, 0.0)])
                 return
             if job.kind == _COMMIT:
-                if failed is not None:
+                if txn.failed is not None:
                     self._rollback_quietly()
-                    self._deliver([(job.fut, failed, None, 0.0)])
+                    self._deliver([(job.fut, txn.failed, None, 0.0)])
                     return
                 try:
                     w.execute("COMMIT")
@@ -495,19 +510,15 @@ class SqliteDatabase:
                     self._rollback_quietly()
                     self._deliver([(job.fut, map_error(exc), None, 0.0)])
                 return
-            if failed is not None:
-                err = DatabaseError(
-                    "current transaction is aborted by an earlier error; "
-                    "statements are ignored until the end of the transaction block"
-                )
-                self._deliver([(job.fut, err, None, 0.0)])
+            if txn.failed is not None:
+                self._deliver([(job.fut, _aborted(), None, 0.0)])
                 continue
             start = time.perf_counter()
             try:
                 result = self._execute(job)
             except Exception as exc:  # a bad statement fails its caller, not the writer
-                failed = map_error(exc)
-                self._deliver([(job.fut, failed, None, time.perf_counter() - start)])
+                txn.failed = map_error(exc)
+                self._deliver([(job.fut, txn.failed, None, time.perf_counter() - start)])
                 continue
             self._deliver([(job.fut, None, result, time.perf_counter() - start)])
 
@@ -529,6 +540,13 @@ class SqliteDatabase:
                 fut.set_result(result)
 
 
+def _aborted() -> DatabaseError:
+    return DatabaseError(
+        "current transaction is aborted by an earlier error; "
+        "statements are ignored until the end of the transaction block"
+    )
+
+
 class _TxnConnection:
     """The ``conn`` of ``async with db.transaction() as conn`` on SQLite."""
 
@@ -538,29 +556,51 @@ class _TxnConnection:
         self.closed = False
 
     def submit(self, kind: int, sql: str, args: Any) -> asyncio.Future[Any]:
+        """Queue a job for the writer thread (COMMIT, ROLLBACK, scripts, big batches)."""
         if self.closed and kind != _COMMIT:
             raise DatabaseError("transaction is finished")
         fut: asyncio.Future[Any] = self._db._loop.create_future()
         self._txn.ops.put(_Job(kind, sql, args, fut))
         return fut
 
+    def _inline(self, kind: int, sql: str, args: Any) -> Any:
+        """Run one statement of the transaction here, on the loop (module docstring)."""
+        if self.closed:
+            raise DatabaseError("transaction is finished")
+        txn = self._txn
+        if txn.failed is not None:
+            raise _aborted()
+        db = self._db
+        start = time.perf_counter()
+        try:
+            return db._execute(_Job(kind, sql, args, None))
+        except Exception as exc:  # poisons the transaction, as on PostgreSQL
+            txn.failed = map_error(exc)
+            raise txn.failed from exc
+        finally:
+            if db._on_query is not None:
+                db._on_query(time.perf_counter() - start)
+
     async def execute(self, sql: str, *args: Any) -> int:
         """Run a statement in the transaction; return the number of rows changed."""
-        result: int = await self.submit(_EXEC, sql, args)
+        result: int = self._inline(_EXEC, sql, args)
         return result
 
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         """Run ``sql`` once per argument tuple in the transaction."""
-        await self.submit(_MANY, sql, args)
+        if len(args) <= INLINE_MANY_MAX:
+            self._inline(_MANY, sql, args)
+        else:
+            await self.submit(_MANY, sql, args)
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         """First row of a query, seeing this transaction's writes."""
-        result: Row | None = await self.submit(_ONE, sql, args)
+        result: Row | None = self._inline(_ONE, sql, args)
         return result
 
     async def fetchall(self, sql: str, *args: Any) -> list[Row]:
         """All rows of a query, seeing this transaction's writes."""
-        result: list[Row] = await self.submit(_ALL, sql, args)
+        result: list[Row] = self._inline(_ALL, sql, args)
         return result
 
     async def executescript(self, script: str) -> None:
