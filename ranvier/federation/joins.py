@@ -317,6 +317,7 @@ class RemoteJoiner:
             await self.storage.db.execute(
                 "DELETE FROM room_forward_extremities WHERE room_nid = $1", room.nid
             )
+            self.storage.events.invalidate_heads(room.nid)
             pair = await self.storage.nids.assign_key("m.room.member", join.sender)
             current = {**before.state, pair: 0}
             old = await self.storage.current_state(room.nid)

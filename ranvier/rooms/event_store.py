@@ -21,6 +21,15 @@ transaction, so a crash leaves either all of it or none of it:
 Caches (events by NID and id, the state snapshots) are filled only after the commit;
 the cached copies of other events a hook changed are dropped then.
 
+The room's *heads* -- its current snapshot id and its forward extremities -- are read
+for every event sent, so they are cached per room too. Every write of them happens in
+the room's queue (:mod:`ranvier.rooms.queue`): :meth:`EventStore.persist` updates the
+cached heads after its commit, and any other writer of ``rooms.current_snapshot_nid``
+or ``room_forward_extremities`` must call :meth:`EventStore.invalidate_heads` after its
+write. A read that missed the cache stores its answer only if no write to the room
+was recorded while it waited for the database (a generation count per room), so a slow
+read can never put an older value back over a newer one.
+
 A redacted event (``redacted_by`` set) is read in its redacted form for the room
 version (:func:`ranvier.core.redaction.redact`; client-server-api "Redactions": it
 "is thereafter returned anytime a client or remote server requests it"), so the
@@ -142,6 +151,10 @@ class EventStore:
         self._by_nid: LruCache[int, StoredEvent] = LruCache(cache_size)
         self._nid_of: LruCache[str, int] = LruCache(cache_size)
         self._rooms: dict[str, RoomInfo] = {}
+        self._current_nid: dict[int, int] = {}
+        self._extremities: dict[int, tuple[int, ...]] = {}
+        self._heads_gen: dict[int, int] = {}
+        """Writes of each room's heads so far (see the module docstring)."""
         self.hooks: list[PersistHook] = []
         """Run by :meth:`persist` in its transaction, in order (see :data:`PersistHook`)."""
 
@@ -162,11 +175,38 @@ class EventStore:
         return info
 
     async def current_snapshot_nid(self, room_nid: int) -> int:
-        """The snapshot id of the room's current state."""
+        """The snapshot id of the room's current state (cached: module docstring)."""
+        cached = self._current_nid.get(room_nid)
+        if cached is not None:
+            return cached
+        gen = self._heads_gen.get(room_nid, 0)
         row = await self.db.fetchone(
             "SELECT current_snapshot_nid FROM rooms WHERE room_nid = $1", room_nid
         )
-        return 0 if row is None else int(row[0])
+        if row is None:
+            return 0
+        nid = int(row[0])
+        if self._heads_gen.get(room_nid, 0) == gen:
+            self._current_nid[room_nid] = nid
+        return nid
+
+    def invalidate_heads(self, room_nid: int) -> None:
+        """Forget the cached heads of a room: call after writing its current snapshot id
+        or its forward extremities anywhere but in :meth:`persist`."""
+        self._heads_gen[room_nid] = self._heads_gen.get(room_nid, 0) + 1
+        self._current_nid.pop(room_nid, None)
+        self._extremities.pop(room_nid, None)
+
+    def _advance_heads(
+        self, room_nid: int, snapshot_nid: int, prev: Sequence[int], nid: int
+    ) -> None:
+        """After :meth:`persist` committed event ``nid`` on ``prev``: the room's new heads."""
+        self._heads_gen[room_nid] = self._heads_gen.get(room_nid, 0) + 1
+        self._current_nid[room_nid] = snapshot_nid
+        old = self._extremities.get(room_nid)
+        if old is not None:
+            gone = set(prev)
+            self._extremities[room_nid] = tuple(sorted([e for e in old if e not in gone] + [nid]))
 
     async def set_published(self, room_nid: int, published: bool) -> None:
         """Publish the room in (or remove it from) the room directory."""
@@ -180,17 +220,36 @@ class EventStore:
         return bool(row and row[0])
 
     async def forward_extremities(self, room_nid: int) -> list[int]:
-        """NIDs of the room's forward extremities (events with no children yet)."""
+        """NIDs of the room's forward extremities (events with no children yet), in
+        increasing order (cached: module docstring)."""
+        cached = self._extremities.get(room_nid)
+        if cached is not None:
+            return list(cached)
+        gen = self._heads_gen.get(room_nid, 0)
         rows = await self.db.fetchall(
             "SELECT event_nid FROM room_forward_extremities WHERE room_nid = $1 ORDER BY event_nid",
             room_nid,
         )
-        return [int(r[0]) for r in rows]
+        nids = [int(r[0]) for r in rows]
+        if self._heads_gen.get(room_nid, 0) == gen:
+            self._extremities[room_nid] = tuple(nids)
+        return nids
 
     # ---- writing --------------------------------------------------------------------
 
     async def persist(self, new: NewEvent) -> Persisted:
         """Store ``new`` atomically (see the module docstring); return what was stored."""
+        try:
+            persisted = await self._persist(new)
+        except BaseException:
+            if new.room is not None:  # a failed COMMIT may or may not have happened
+                self.invalidate_heads(new.room.nid)
+            raise
+        stored, after = persisted.stored, persisted.state_after
+        self._advance_heads(stored.room_nid, after.nid, new.prev_nids, stored.nid)
+        return persisted
+
+    async def _persist(self, new: NewEvent) -> Persisted:
         ev = new.event
         async with self.db.transaction() as conn:
             room = new.room

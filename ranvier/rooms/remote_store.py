@@ -218,6 +218,14 @@ class RemoteStore:
 
     async def persist_event(self, new: RemoteEvent) -> Persisted:
         """Store a DAG event (see the module docstring); return what was stored."""
+        try:
+            return await self._persist_event(new)
+        finally:
+            # The room's cached heads (current snapshot, extremities) may be stale now,
+            # after a commit or a failure (EventStore's module docstring).
+            self.events.invalidate_heads(new.room.nid)
+
+    async def _persist_event(self, new: RemoteEvent) -> Persisted:
         ev, room, before = new.event, new.room, new.state_before
         type_nid = await self.storage.nids.types.assign(ev.type)
         sk_nid = None
