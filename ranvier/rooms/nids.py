@@ -3,7 +3,11 @@
 State storage and the events table refer to ``(type, state_key)`` pairs by two small
 integers instead of two strings: a state entry is then three integers (see
 :mod:`ranvier.rooms.state_store`). The mapping is global (shared by all rooms) and
-append-only, so it is cached without invalidation.
+append-only, so it is cached without invalidation. A text with no NID is remembered
+too (bounded): auth and ACL checks ask for state types most rooms never had (e.g.
+``m.room.server_acl``) on every event. This store is the only writer of the two tables,
+so a negative answer stays true until :meth:`_NidTable.assign` adds the text, which
+forgets it; a negative read overtaken by an assignment is not remembered.
 
 A NID is assigned by ``INSERT ... ON CONFLICT DO NOTHING`` followed by a ``SELECT``, in
 its own statement outside any event transaction: an id assigned for an event that is
@@ -19,6 +23,7 @@ from ranvier.db import Database
 from ranvier.rooms.lru import LruCache
 
 CACHE_SIZE = 100_000
+ABSENT_CACHE_SIZE = 10_000
 
 
 class _NidTable:
@@ -34,10 +39,15 @@ class _NidTable:
         self._select_many = f"SELECT {nid_col}, {text_col} FROM {table} WHERE {nid_col} IN "
         self.by_text: LruCache[str, int] = LruCache(CACHE_SIZE)
         self.by_nid: LruCache[int, str] = LruCache(CACHE_SIZE)
+        self._absent: LruCache[str, bool] = LruCache(ABSENT_CACHE_SIZE)
+        self._assignments = 0
+        """Counts the starts and ends of assignments: a negative read during which it
+        changed is not remembered."""
 
     def _remember(self, text: str, nid: int) -> int:
         self.by_text.put(text, nid)
         self.by_nid.put(nid, text)
+        self._absent.discard(text)
         return nid
 
     async def lookup(self, text: str) -> int | None:
@@ -45,16 +55,28 @@ class _NidTable:
         nid = self.by_text.get(text)
         if nid is not None:
             return nid
+        if self._absent.get(text):
+            return None
+        assignments = self._assignments
         row = await self.db.fetchone(self._select, text)
-        return None if row is None else self._remember(text, int(row[0]))
+        if row is None:
+            if self._assignments == assignments:
+                self._absent.put(text, True)
+            return None
+        return self._remember(text, int(row[0]))
 
     async def assign(self, text: str) -> int:
         """The NID of ``text``, creating it if needed."""
         nid = await self.lookup(text)
         if nid is not None:
             return nid
-        await self.db.execute(self._insert, text)
-        row = await self.db.fetchone(self._select, text)
+        self._assignments += 1  # before and after: no overlapping lookup may cache "absent"
+        self._absent.discard(text)
+        try:
+            await self.db.execute(self._insert, text)
+            row = await self.db.fetchone(self._select, text)
+        finally:
+            self._assignments += 1
         assert row is not None
         return self._remember(text, int(row[0]))
 
