@@ -10,7 +10,12 @@ Theory of operation
 (:data:`~ranvier.rooms.outputs.ROOM_EVENTS`). Each event sent by a local user is
 queued for every other server with a joined member in the room's current state (and,
 for a membership event, the server of its target, so a kicked or leaving remote user
-hears of it). :meth:`FederationSender.queue_edu` queues EDUs (typing, receipts,
+hears of it). The servers with joined members are cached per room with the id of the
+current state snapshot they were read at: the membership index changes only with the
+room's current state (in the same transaction), so an unchanged snapshot id means an
+unchanged answer. (Out-of-room memberships, which change no snapshot, are about local
+users only, and this server is never a destination.) :meth:`FederationSender.queue_edu`
+queues EDUs (typing, receipts,
 presence) for given destinations. A queued item is a row of ``federation_outbox``
 (destination, kind, JSON) written before anything is sent, so nothing is lost across
 a restart: :meth:`FederationSender.start` starts a task for every destination that
@@ -93,6 +98,8 @@ class FederationSender:
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self._dests: dict[str, _Destination] = {}
+        self._joined: dict[int, tuple[int, frozenset[str]]] = {}
+        """Room NID -> (current snapshot id, servers with joined members then)."""
         self._subscription: Subscription | None = None
         self._stopping = False
         self.sent_transactions = 0
@@ -135,20 +142,32 @@ class FederationSender:
         room = await self.events.get_room(message.room_id)
         if room is None:
             return
-        destinations = {
-            s
-            for user_id, membership, _ in await self.events.members(room.nid)
-            if membership == "join" and (s := _server(user_id)) is not None
-        }
+        destinations = set(await self._joined_servers(room.nid))
         if message.event_type == "m.room.member" and message.state_key is not None:
             target = _server(message.state_key)
             if target is not None:
                 destinations.add(target)
-        if self.acl_allows is not None:
+        destinations.discard(self.server_name)
+        if destinations and self.acl_allows is not None:
             destinations = {d for d in destinations if await self.acl_allows(room, d)}
         pdu = dict(message.pdu)
         pdu.pop("unsigned", None)
         await self.queue_pdu(destinations, pdu)
+
+    async def _joined_servers(self, room_nid: int) -> frozenset[str]:
+        """Servers with a joined member in the room (cached: module docstring)."""
+        snapshot_nid = await self.events.current_snapshot_nid(room_nid)
+        cached = self._joined.get(room_nid)
+        if cached is not None and cached[0] == snapshot_nid and snapshot_nid != 0:
+            return cached[1]
+        servers = frozenset(
+            s
+            for user_id, membership, _ in await self.events.members(room_nid)
+            if membership == "join" and (s := _server(user_id)) is not None
+        )
+        if await self.events.current_snapshot_nid(room_nid) == snapshot_nid:
+            self._joined[room_nid] = (snapshot_nid, servers)
+        return servers
 
     async def _queue(self, destinations: Iterable[str], kind: str, item: JsonDict) -> None:
         targets = sorted({d for d in destinations if d != self.server_name})
