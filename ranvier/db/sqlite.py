@@ -24,22 +24,31 @@ after the ``COMMIT``. Under load a batch collects the writes that arrived
 while the previous one was committing, so the cost of a commit is shared;
 when idle a batch holds one write and the latency is a single commit.
 
-Transactions: ``async with db.transaction() as conn`` queues a transaction
-job. When the writer reaches it, it runs ``BEGIN IMMEDIATE`` and then waits on
-that transaction's private queue until the coroutine sends ``COMMIT`` or
-``ROLLBACK`` (on any exception, cancellation included). Meanwhile other writes
-wait in the main queue, so a transaction should not await unrelated slow work.
-The statements in between run on the event loop, directly on the writer
-connection: the writer thread is parked on the private queue, so the
-connection has exactly one user at a time (the queue hand-offs order the two
-threads). A statement inside a transaction is a point write or read costing
-microseconds, like the loop's own reads, while a round trip to the thread and
-back costs two wake-ups and two GIL hand-offs -- most of the CPU of a short
-transaction. Scripts and large ``executemany`` batches, which may run long,
-still go to the thread, as do ``COMMIT`` (a WAL checkpoint may ride on it) and
-``ROLLBACK``. Reads through ``conn`` use the writer connection, so they see the
-transaction's own writes. A failed statement poisons the transaction, as on
-PostgreSQL (see :mod:`ranvier.db.api`).
+Transactions: ``async with db.transaction() as conn`` holds the writer
+connection from ``BEGIN IMMEDIATE`` to ``COMMIT`` or ``ROLLBACK`` (on any
+exception, cancellation included). Meanwhile other writes wait, so a
+transaction should not await unrelated slow work. Whoever uses the writer
+connection holds ``_wlock``, so it has exactly one user at a time:
+
+* *Inline* (the common case): when the writer thread is idle -- nothing queued,
+  nothing running, nothing waiting for the lock -- the loop takes the lock and
+  runs the whole transaction itself, BEGIN and COMMIT included. A transaction of
+  point writes then costs no thread hand-off at all; a round trip to the thread
+  costs two wake-ups and two GIL hand-offs, more than the statements (and, on an
+  idle server, most of a message's latency).
+* *Queued*: otherwise the transaction is a job on the writer queue. When the
+  writer reaches it, it runs ``BEGIN IMMEDIATE`` and waits on the transaction's
+  private queue for ``COMMIT`` or ``ROLLBACK``; the statements in between still
+  run on the loop, on the connection the parked writer holds.
+
+In both, scripts and ``executemany`` batches over :data:`INLINE_MANY_MAX` rows,
+which may run long, are not run on the loop but by a thread (the writer thread,
+or an executor thread for an inline transaction). The writer connection's
+automatic WAL checkpoints are off; the writer thread runs a passive checkpoint
+every :data:`CHECKPOINT_EVERY` commits instead, so a checkpoint's writes and
+fsync never stall the loop. Reads through ``conn`` use the writer connection,
+so they see the transaction's own writes. A failed statement poisons the
+transaction, as on PostgreSQL (see :mod:`ranvier.db.api`).
 Do not call ``db.execute`` while holding a transaction in the same task: it
 would wait for the transaction, which waits for the task.
 
@@ -91,6 +100,11 @@ _ALL: Final = 3
 _SCRIPT: Final = 4
 _COMMIT: Final = 5
 _ROLLBACK: Final = 6
+_CHECKPOINT: Final = 7
+
+CHECKPOINT_EVERY: Final = 500
+"""Commits between two passive WAL checkpoints (SQLite's automatic ones come every
+1,000 WAL pages; a message's commit adds a few)."""
 
 INLINE_MANY_MAX: Final = 64
 """Inside a transaction, an ``executemany`` with at most this many rows runs on the loop;
@@ -117,6 +131,10 @@ class WriterStats:
     largest_batch: int = 0
     transactions: int = 0
     """``transaction()`` blocks run (committed or rolled back)."""
+    inline_transactions: int = 0
+    """Of those, the ones the loop ran itself (module docstring)."""
+    checkpoints: int = 0
+    """Passive WAL checkpoints the writer thread ran."""
 
 
 class _Job:
@@ -134,10 +152,14 @@ class _Job:
 class _Txn:
     """A transaction job: the writer serves ``ops`` until COMMIT or ROLLBACK."""
 
-    __slots__ = ("db", "failed", "finished", "ops", "owner", "started")
+    __slots__ = ("db", "failed", "finished", "inline", "ops", "owner", "started")
 
-    def __init__(self, db: SqliteDatabase, started: asyncio.Future[None]) -> None:
+    def __init__(
+        self, db: SqliteDatabase, started: asyncio.Future[None], inline: bool = False
+    ) -> None:
         self.db = db
+        self.inline = inline
+        """Run by the loop itself, holding ``_wlock`` (module docstring)."""
         self.owner = asyncio.current_task()
         self.started = started
         self.finished = False
@@ -182,6 +204,7 @@ class SqliteDatabase:
         on_query: QueryHook | None,
         max_batch: int,
         tmpdir: str | None,
+        busy_timeout_ms: int = 5000,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -189,10 +212,17 @@ class SqliteDatabase:
         self._on_query = on_query
         self._max_batch = max_batch
         self._tmpdir = tmpdir
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._queue: queue.SimpleQueue[_Job | _Txn | object] = queue.SimpleQueue()
         self._closed = False
         self._stopped: asyncio.Future[None] = loop.create_future()
         self.stats = WriterStats()
+        self._wlock = threading.Lock()
+        """Held by whoever uses the writer connection: the thread or an inline transaction."""
+        self._busy = False
+        """The writer thread has work in hand (or waits for ``_wlock``): no inline start."""
+        self._uncheckpointed = 0
+        self._checkpoint_queued = False
         self._thread = threading.Thread(target=self._run, name="ranvier-sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -217,6 +247,7 @@ class SqliteDatabase:
             # WAL lets the loop's reads proceed while the writer commits.
             writer.execute("PRAGMA journal_mode=WAL").close()
             writer.execute("PRAGMA synchronous=NORMAL")
+            writer.execute("PRAGMA wal_autocheckpoint=0")  # the writer thread does them
             reader = _connect(target, uri, busy_timeout_ms)
             reader.execute("PRAGMA query_only=ON")  # every write goes through the writer
         except sqlite3.Error as exc:
@@ -230,6 +261,7 @@ class SqliteDatabase:
             on_query=on_query,
             max_batch=max_batch,
             tmpdir=tmpdir,
+            busy_timeout_ms=busy_timeout_ms,
         )
 
     # -- reads on the loop -------------------------------------------------
@@ -311,6 +343,10 @@ class SqliteDatabase:
             raise DatabaseError("database is closed")
         if self._in_own_transaction():
             raise DatabaseError("SQLite transactions do not nest; use the open one")
+        if not self._busy and self._queue.empty() and self._begin_inline():
+            async with self._inline_transaction() as conn:
+                yield conn
+            return
         txn = _Txn(self, self._loop.create_future())
         self._queue.put(txn)
         try:
@@ -339,6 +375,70 @@ class SqliteDatabase:
             with suppress(ValueError):  # reset from another context: nothing to undo
                 _ACTIVE_TXN.reset(token)
 
+    def _begin_inline(self) -> bool:
+        """Take ``_wlock`` and ``BEGIN IMMEDIATE`` without waiting; False if either is
+        held elsewhere (another connection to the file may hold SQLite's write lock:
+        waiting for it here would stall the loop, so the queued path waits instead)."""
+        if not self._wlock.acquire(blocking=False):
+            return False
+        w = self._writer
+        try:
+            w.execute("PRAGMA busy_timeout=0")
+            try:
+                w.execute("BEGIN IMMEDIATE")
+            finally:
+                w.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        except sqlite3.Error as exc:
+            self._wlock.release()
+            if getattr(exc, "sqlite_errorname", "") in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+                return False
+            raise map_error(exc) from exc
+        return True
+
+    @asynccontextmanager
+    async def _inline_transaction(self) -> AsyncIterator[Connection]:
+        """A transaction run by the loop, begun by :meth:`_begin_inline`."""
+        began = time.monotonic()
+        try:
+            self.stats.transactions += 1
+            self.stats.inline_transactions += 1
+            txn = _Txn(self, self._loop.create_future(), inline=True)
+            conn = _TxnConnection(self, txn)
+            token = _ACTIVE_TXN.set(txn)
+            try:
+                yield conn
+            except BaseException:
+                conn.closed = True
+                self._rollback_quietly()
+                raise
+            finally:
+                txn.finished = True
+                with suppress(ValueError):  # reset from another context: nothing to undo
+                    _ACTIVE_TXN.reset(token)
+            conn.closed = True
+            if txn.failed is not None:
+                self._rollback_quietly()
+                raise txn.failed
+            try:
+                self._writer.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback_quietly()
+                raise map_error(exc) from exc
+            self.stats.commits += 1
+            self._committed()
+        finally:
+            self._wlock.release()
+            held = time.monotonic() - began
+            if held > SLOW_TRANSACTION_SECONDS:
+                log.warning("a SQLite transaction held the writer for %.2f s", held)
+
+    def _committed(self) -> None:
+        """Count a commit; every :data:`CHECKPOINT_EVERY`, ask the writer for a checkpoint."""
+        self._uncheckpointed += 1
+        if self._uncheckpointed >= CHECKPOINT_EVERY and not self._checkpoint_queued:
+            self._checkpoint_queued = True
+            self._queue.put(_Job(_CHECKPOINT, "", (), None))
+
     def set_query_hook(self, hook: QueryHook | None) -> None:
         """Install (or remove) the ``on_query(seconds)`` hook after opening: the
         server's metrics registry is built after the database it measures."""
@@ -361,14 +461,22 @@ class SqliteDatabase:
         pending: object = None
         try:
             while True:
+                if pending is None:
+                    self._busy = False
                 job = pending if pending is not None else self._queue.get()
+                self._busy = True
                 pending = None
                 if job is _STOP:
                     break
                 if isinstance(job, _Txn):
-                    self._guarded(self._run_txn, job)
+                    with self._wlock:
+                        self._guarded(self._run_txn, job)
                     continue
                 assert isinstance(job, _Job)
+                if job.kind == _CHECKPOINT:
+                    with self._wlock:
+                        self._guarded(self._checkpoint, job)
+                    continue
                 batch = [job]
                 while len(batch) < self._max_batch:
                     try:
@@ -379,10 +487,19 @@ class SqliteDatabase:
                         pending = nxt
                         break
                     batch.append(nxt)
-                self._guarded(self._run_batch, batch)
+                with self._wlock:
+                    self._guarded(self._run_batch, batch)
         finally:
-            self._writer.close()
+            with self._wlock:
+                self._writer.close()
             self._post_stopped()
+
+    def _checkpoint(self, _job: _Job) -> None:
+        """A passive WAL checkpoint (it never waits for readers)."""
+        self._checkpoint_queued = False
+        self._uncheckpointed = 0
+        self._writer.execute("PRAGMA wal_checkpoint(PASSIVE)").close()
+        self.stats.checkpoints += 1
 
     def _guarded(self, run: Callable[[Any], None], arg: Any) -> None:
         """Run one unit of work; an unexpected error is logged and the writer carries on."""
@@ -456,6 +573,7 @@ class SqliteDatabase:
             else:
                 w.execute("COMMIT")
                 self.stats.commits += 1
+                self._committed()
         except sqlite3.Error as exc:
             err = map_error(exc)
             self._rollback_quietly()
@@ -505,6 +623,7 @@ class SqliteDatabase:
                 try:
                     w.execute("COMMIT")
                     self.stats.commits += 1
+                    self._committed()
                     self._deliver([(job.fut, None, None, 0.0)])
                 except sqlite3.Error as exc:
                     self._rollback_quietly()
@@ -538,6 +657,24 @@ class SqliteDatabase:
                 fut.set_exception(exc)
             else:
                 fut.set_result(result)
+
+
+async def _finish(work: asyncio.Future[Any]) -> Any:
+    """Await ``work`` to its end even if the caller is cancelled meanwhile (then re-raise
+    the cancellation): the thread running it uses the writer connection, which the
+    caller's rollback and the next user must not touch before it is done."""
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(work)
+            break
+        except asyncio.CancelledError:
+            if work.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 def _aborted() -> DatabaseError:
@@ -586,12 +723,36 @@ class _TxnConnection:
         result: int = self._inline(_EXEC, sql, args)
         return result
 
+    async def _off_loop(self, kind: int, sql: str, args: Any) -> None:
+        """Run a long job of the transaction (script, big batch) on a thread: the writer
+        thread for a queued transaction, an executor thread for an inline one (which
+        holds ``_wlock``, so the connection still has one user)."""
+        if not self._txn.inline:
+            await self.submit(kind, sql, args)
+            return
+        if self.closed:
+            raise DatabaseError("transaction is finished")
+        txn = self._txn
+        if txn.failed is not None:
+            raise _aborted()
+        db = self._db
+        start = time.perf_counter()
+        work = db._loop.run_in_executor(None, db._execute, _Job(kind, sql, args, None))
+        try:
+            await _finish(work)
+        except Exception as exc:  # poisons the transaction, as on PostgreSQL
+            txn.failed = map_error(exc)
+            raise txn.failed from exc
+        finally:
+            if db._on_query is not None:
+                db._on_query(time.perf_counter() - start)
+
     async def executemany(self, sql: str, args: Sequence[Sequence[Any]]) -> None:
         """Run ``sql`` once per argument tuple in the transaction."""
         if len(args) <= INLINE_MANY_MAX:
             self._inline(_MANY, sql, args)
         else:
-            await self.submit(_MANY, sql, args)
+            await self._off_loop(_MANY, sql, args)
 
     async def fetchone(self, sql: str, *args: Any) -> Row | None:
         """First row of a query, seeing this transaction's writes."""
@@ -605,7 +766,7 @@ class _TxnConnection:
 
     async def executescript(self, script: str) -> None:
         """Run a multi-statement script inside the transaction (no implicit COMMIT)."""
-        await self.submit(_SCRIPT, script, ())
+        await self._off_loop(_SCRIPT, script, ())
 
 
 def _connect(target: str, uri: bool, busy_timeout_ms: int) -> sqlite3.Connection:

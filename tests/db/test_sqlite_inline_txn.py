@@ -1,7 +1,9 @@
-"""SQLite transactions run their small statements on the loop and large batches on the
-writer thread (``ranvier.db.sqlite`` theory of operation): both kinds interleave in
-order, a failure in either poisons the transaction, and group-committed writes of
-other tasks wait for the COMMIT."""
+"""SQLite transactions (``ranvier.db.sqlite`` theory of operation): run by the loop itself
+when the writer thread is idle, their small statements on the loop and large batches on a
+thread, both kinds in order; a failure in either poisons the transaction; writes of
+other tasks wait for the COMMIT; a second connection holding SQLite's write lock sends
+the transaction to the writer thread instead of stalling the loop; the writer thread
+checkpoints the WAL."""
 
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ async def test_inline_and_threaded_statements_keep_their_order(tmp_path: Path) -
         assert not other.done()
     await waiting
     assert await db.fetchone("SELECT COUNT(*) FROM t") == (3 + len(big),)
-    assert db.stats.transactions == 1
+    assert db.stats.transactions == db.stats.inline_transactions == 1
     await db.close()
 
 
@@ -56,4 +58,59 @@ async def test_failure_on_either_side_poisons(tmp_path: Path, rows: int) -> None
                 await conn.executemany("INSERT INTO t VALUES ($1, $2)", dup[:-1] * 2)
     assert await db.fetchall("SELECT id, v FROM t") == [(0, "kept")]
     await db.execute("INSERT INTO t VALUES ($1, $2)", 5, "after")  # the writer carries on
+    await db.close()
+
+
+async def test_write_lock_held_elsewhere_does_not_stall_the_loop(tmp_path: Path) -> None:
+    first = await open_db(tmp_path)
+    second = await SqliteDatabase.open(f"file:{tmp_path / 'inline.db'}")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    tick_task = asyncio.ensure_future(ticker())
+    try:
+        async with first.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES ($1, $2)", 1, "first")
+            # The second database cannot get SQLite's write lock now: its transaction
+            # waits on its writer thread while the loop (and this transaction) go on.
+            waiting = asyncio.ensure_future(_insert_in_transaction(second, 2))
+            await asyncio.sleep(0.1)
+            assert not waiting.done()
+            assert ticks >= 5  # the loop was never blocked
+        await waiting
+        assert await second.fetchall("SELECT id FROM t ORDER BY id") == [(1,), (2,)]
+        assert first.stats.inline_transactions == 1
+        assert second.stats.transactions == 1 and second.stats.inline_transactions == 0
+    finally:
+        tick_task.cancel()
+        await first.close()
+        await second.close()
+
+
+async def _insert_in_transaction(db: SqliteDatabase, value: int) -> None:
+    async with db.transaction() as conn:
+        await conn.execute("INSERT INTO t VALUES ($1, $2)", value, "second")
+
+
+async def test_writer_thread_checkpoints_the_wal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ranvier.db.sqlite as driver
+
+    monkeypatch.setattr(driver, "CHECKPOINT_EVERY", 10)
+    db = await open_db(tmp_path)
+    for i in range(45):
+        async with db.transaction() as conn:
+            await conn.execute("INSERT INTO t VALUES ($1, $2)", i, "x" * 2000)
+    for _ in range(100):
+        if db.stats.checkpoints >= 4:
+            break
+        await asyncio.sleep(0.01)
+    assert db.stats.checkpoints >= 4
+    assert db.stats.transactions == 45 and db.stats.inline_transactions >= 1
     await db.close()
