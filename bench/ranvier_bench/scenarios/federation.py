@@ -136,7 +136,14 @@ async def measure_txns(target: Proc, owner: Client, remote: ScriptedRemote, pdus
         return True
 
     async def persisted(event_id: str) -> None:
-        await _until(lambda: readable(event_id), poll=0.01)
+        # Polls back off (5 ms doubling to 200 ms) so that a slow receiver is not
+        # also charged for hundreds of reads.
+        delay, deadline = 0.005, time.monotonic() + WAIT_S
+        while not await readable(event_id):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{event_id} never persisted")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     warm = remote.build_messages(room_id, 50)
     assert await remote.send(target.name, warm, persisted) == 50, "warm-up PDUs not accepted"
