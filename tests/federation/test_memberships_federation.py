@@ -12,6 +12,7 @@ import pytest
 from ranvier.core.signing import generate_signing_key, sign_json
 from ranvier.federation.client import RemoteError, path_segment
 from ranvier.http.types import MatrixError
+from tests.api.identity_server import TestIdentityServer
 from tests.federation.helpers import (
     call,
     eventually,
@@ -236,13 +237,28 @@ async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
 
 async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) -> None:
     """B exchanges a third-party invite signed by an identity server key the room's
-    ``m.room.third_party_invite`` lists; A sends the invite (countersigned by B)."""
+    ``m.room.third_party_invite`` lists; A sends the invite (countersigned by B). A, the
+    resident server, also asks the identity server whether the key is still valid
+    (``key_validity_url``), so a real HTTPS identity server runs on loopback."""
+    id_server = TestIdentityServer()
+    await id_server.start(tmp_path)
+    try:
+        await _exchange_third_party_invite(tmp_path, peers, id_server)
+    finally:
+        await id_server.stop()
+
+
+async def _exchange_third_party_invite(
+    tmp_path: Path, peers: list[Peer], id_server: TestIdentityServer
+) -> None:
     a, b = await start_two(tmp_path, peers)
+    for peer in (a, b):
+        peer.hs.identity.verify_tls = False  # the test identity server's cert is self-signed
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")
     room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
-    identity = generate_signing_key("0")
+    identity = id_server.key
     await a.hs.rooms.set_state(
         room_id,
         alice,
@@ -250,13 +266,13 @@ async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) ->
         "tok3n",
         {
             "display_name": "b...@example.org",
-            "key_validity_url": "https://id.example.org/_matrix/identity/v2/pubkey/isvalid",
+            "key_validity_url": id_server.isvalid_url,
             "public_key": identity.verify_key_base64,
         },
     )
 
     def partial(key: Any) -> dict[str, Any]:
-        signed = sign_json({"mxid": bob, "sender": alice, "token": "tok3n"}, "id.example.org", key)
+        signed = sign_json({"mxid": bob, "sender": alice, "token": "tok3n"}, id_server.name, key)
         return {
             "type": "m.room.member",
             "room_id": room_id,
