@@ -19,7 +19,20 @@ from ranvier.db.sqlite import INLINE_MANY_MAX
 async def open_db(tmp_path: Path) -> SqliteDatabase:
     db = await SqliteDatabase.open(f"file:{tmp_path / 'inline.db'}")
     await db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+    await writer_idle(db)
     return db
+
+
+async def writer_idle(db: SqliteDatabase) -> None:
+    """Wait until the writer thread has finished its last batch and let go of the writer
+    connection: only then does a new transaction run inline (right after an ``execute``
+    returns, the thread may still be releasing the lock, and the queued path is taken)."""
+    for _ in range(400):
+        if not db._busy and db._queue.empty() and db._wlock.acquire(blocking=False):
+            db._wlock.release()
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("the SQLite writer thread stayed busy")
 
 
 async def test_inline_and_threaded_statements_keep_their_order(tmp_path: Path) -> None:
