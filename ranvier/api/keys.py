@@ -89,6 +89,9 @@ class KeysApi:
         """The routes of this module."""
         return [
             ("GET", f"{KEY_V2}/server", self.server_keys),
+            # The old form with a key id (removed from the spec; Synapse and Sytest still
+            # ask it): the id was always ignored and every key returned.
+            ("GET", f"{KEY_V2}/server/{{keyId}}", self.server_keys),
             ("GET", f"{KEY_V2}/query/{{serverName}}", self.query_one),
             ("POST", f"{KEY_V2}/query", self.query_many),
         ]

@@ -151,3 +151,12 @@ async def test_server_admin_may_redact_local_users(hs: Hs) -> None:  # noqa: F81
     out = await hs.ok("PUT", redact_url(room, bobs, "c2"), {}, token=t["carol"])
     served = await get_event(hs, t["alice"], room, bobs)
     assert served["unsigned"]["redacted_because"]["event_id"] == out["event_id"]
+
+
+async def test_post_without_txn_id_redacts(hs: Hs) -> None:  # noqa: F811
+    """Compatibility route (Synapse, Sytest): POST /redact/{eventId} with no txn id."""
+    room, _users, t = await setup(hs, "10")
+    bobs = await send(hs, t["bob"], room, "oops", "p1")
+    out = await hs.ok("POST", f"{V3}/rooms/{room}/redact/{quote(bobs)}", {}, token=t["bob"])
+    assert str(out["event_id"]).startswith("$")
+    assert (await get_event(hs, t["alice"], room, bobs))["content"] == {}

@@ -55,6 +55,14 @@ async def test_keys_published_and_fetched(tmp_path: Path, peers: list[Peer]) -> 
         a.old_keys[0].key_id: expired_at,
     }
     assert published["valid_until_ts"] > time.time() * 1000 + 6 * DAY_MS
+    # The old form with a key id in the path (still asked by Synapse and Sytest) answers
+    # the same document.
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(a.base + "/_matrix/key/v2/server/ed25519%3Aanything", ssl=False) as resp,
+    ):
+        assert resp.status == 200
+        assert await resp.json() == published
 
     keyring = b.hs.federation.keyring
     got = await keyring.get_key(a.name, a.key.key_id)
