@@ -326,17 +326,7 @@ class RemoteJoiner:
             )
             await self.bus.publish(
                 ROOM_EVENTS,
-                RoomEventPersisted(
-                    room_id=room.room_id,
-                    event_id=join.event_id,
-                    stream_ordering=persisted.stored.stream_ordering,
-                    room_version=rv.identifier,
-                    event_type=join.type,
-                    state_key=join.state_key,
-                    sender=join.sender,
-                    membership="join",
-                    pdu=join.pdu,
-                ),
+                RoomEventPersisted.of(join, persisted.stored.stream_ordering),
             )
             return join.event_id
 

@@ -87,17 +87,7 @@ class OutOfRoomMemberships:
                 await self.stripped.save(stored.nid, stripped_state)
             await self.bus.publish(
                 ROOM_EVENTS,
-                RoomEventPersisted(
-                    room_id=event.room_id,
-                    event_id=event.event_id,
-                    stream_ordering=stored.stream_ordering,
-                    room_version=rv.identifier,
-                    event_type=event.type,
-                    state_key=event.state_key,
-                    sender=event.sender,
-                    membership=event.membership,
-                    pdu=event.pdu,
-                ),
+                RoomEventPersisted.of(event, stored.stream_ordering),
             )
             return stored
 

@@ -521,17 +521,7 @@ class RemoteInput:
         ev = persisted.stored.event
         await self.bus.publish(
             ROOM_EVENTS,
-            RoomEventPersisted(
-                room_id=ev.room_id,
-                event_id=ev.event_id,
-                stream_ordering=persisted.stored.stream_ordering,
-                room_version=ev.room_version.identifier,
-                event_type=ev.type,
-                state_key=ev.state_key,
-                sender=ev.sender,
-                membership=ev.membership if ev.type == "m.room.member" else None,
-                pdu=ev.pdu,
-            ),
+            RoomEventPersisted.of(ev, persisted.stored.stream_ordering),
         )
 
 
