@@ -129,17 +129,27 @@ class RegistrationService:
 
     # -- UIA -----------------------------------------------------------------------------
 
+    def _captcha_configured(self) -> bool:
+        return bool(self.policy.recaptcha_private_key and self.policy.recaptcha_siteverify_api)
+
     def flows(self) -> list[list[str]]:
         """The registration flows this configuration offers: the required stages (or
         ``m.login.dummy`` when none are), and, when this server can send mail, the
         same followed by ``m.login.email.identity``, which also binds the address to
-        the new account."""
+        the new account.
+
+        A captcha that is configured (keys set) but not required is offered as an
+        optional path, ``m.login.recaptcha`` then ``m.login.dummy``: clients that show
+        a captcha whenever a server has one can complete it, and it is checked for
+        real, while the plain flow stays open."""
         stages: list[str] = []
         if self.policy.recaptcha_enabled:
             stages.append("m.login.recaptcha")
         if self.policy.requires_token:
             stages.append("m.login.registration_token")
         flows = [stages or ["m.login.dummy"]]
+        if not stages and self._captcha_configured():
+            flows.append(["m.login.recaptcha", "m.login.dummy"])
         threepids = self.accounts.threepids
         if threepids is not None and threepids.email_enabled:
             flows.append([*stages, "m.login.email.identity"])
@@ -147,7 +157,7 @@ class RegistrationService:
 
     def params(self) -> dict[str, Any]:
         """UIA ``params`` (the captcha site key)."""
-        if self.policy.recaptcha_enabled:
+        if self.policy.recaptcha_enabled or self._captcha_configured():
             return {"m.login.recaptcha": {"public_key": self.policy.recaptcha_public_key}}
         return {}
 

@@ -4,6 +4,8 @@ and shared-secret registration, over HTTP against the whole server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
@@ -119,8 +121,9 @@ async def test_registration_tokens(start_server: ClientFactory) -> None:
     assert status == 200 and body["user_id"] == f"@ivan:{SERVER_NAME}"
 
 
-async def test_recaptcha_verified_over_http(start_server: ClientFactory) -> None:
-    seen: list[dict[str, str]] = []
+@contextlib.asynccontextmanager
+async def _siteverify(seen: list[dict[str, str]]) -> AsyncIterator[str]:
+    """A real captcha verification endpoint on loopback; "good-answer" passes."""
 
     async def siteverify(request: web.Request) -> web.Response:
         form = dict(await request.post())
@@ -135,13 +138,22 @@ async def test_recaptcha_verified_over_http(start_server: ClientFactory) -> None
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
+        yield f"http://127.0.0.1:{port}/siteverify"
+    finally:
+        await runner.cleanup()
+
+
+async def test_recaptcha_verified_over_http(start_server: ClientFactory) -> None:
+    seen: list[dict[str, str]] = []
+    async with _siteverify(seen) as url:
         c = await start_server(
             enable_registration_captcha=True,
             recaptcha_public_key="pub",
             recaptcha_private_key="priv",
-            recaptcha_siteverify_api=f"http://127.0.0.1:{port}/siteverify",
+            recaptcha_siteverify_api=url,
         )
         status, first = await c.request("POST", f"{V3}/register", {"username": "judy"})
+        assert first["flows"] == [{"stages": ["m.login.recaptcha"]}]
         assert first["params"] == {"m.login.recaptcha": {"public_key": "pub"}}
         req: dict[str, Any] = {"username": "judy", "password": "pw"}
         req["auth"] = {"type": "m.login.recaptcha", "response": "bad", "session": first["session"]}
@@ -151,8 +163,41 @@ async def test_recaptcha_verified_over_http(start_server: ClientFactory) -> None
         status, body = await c.request("POST", f"{V3}/register", req)
         assert status == 200, body
         assert seen[-1] == {"secret": "priv", "response": "good-answer", "remoteip": "127.0.0.1"}
-    finally:
-        await runner.cleanup()
+
+
+async def test_optional_captcha_is_checked_then_needs_dummy(start_server: ClientFactory) -> None:
+    """A captcha configured but not required: the plain flow stays open, and a client
+    that solves the captcha anyway gets it verified and listed as completed."""
+    seen: list[dict[str, str]] = []
+    async with _siteverify(seen) as url:
+        c = await start_server(
+            recaptcha_public_key="pub",
+            recaptcha_private_key="priv",
+            recaptcha_siteverify_api=url,
+        )
+        status, first = await c.request("POST", f"{V3}/register", {"username": "otto"})
+        assert status == 401
+        assert first["flows"] == [
+            {"stages": ["m.login.dummy"]},
+            {"stages": ["m.login.recaptcha", "m.login.dummy"]},
+        ]
+        req: dict[str, Any] = {"username": "otto", "password": "pw"}
+        req["auth"] = {"type": "m.login.recaptcha", "response": "bad"}
+        status, body = await c.request("POST", f"{V3}/register", req)
+        assert (status, body["errcode"]) == (401, "M_CAPTCHA_INVALID")
+        req["auth"] = {"type": "m.login.recaptcha", "response": "good-answer"}
+        status, body = await c.request("POST", f"{V3}/register", req)
+        assert status == 401 and body["completed"] == ["m.login.recaptcha"], body
+        req["auth"] = {"type": "m.login.dummy", "session": body["session"]}
+        status, body = await c.request("POST", f"{V3}/register", req)
+        assert status == 200 and body["user_id"].startswith("@otto:"), body
+        status, body = await c.request(
+            "POST",
+            f"{V3}/register",
+            {"username": "pia", "password": "pw", "auth": {"type": "m.login.dummy"}},
+        )
+        assert status == 200, body
+        assert len(seen) == 2
 
 
 async def test_login_variants_and_errors(client: Client) -> None:

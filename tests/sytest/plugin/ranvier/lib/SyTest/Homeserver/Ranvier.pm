@@ -86,9 +86,9 @@
 #      recaptcha_private_key]: a /register request with auth
 #      {type: "m.login.recaptcha", response} is checked by POSTing the form
 #      secret=<private key>&response=...(&remoteip) to siteverify_api; the
-#      test expects the stage in "completed" even though no advertised flow
-#      contains it (tests/11register.pl "Register with a recaptcha"), a
-#      Synapse quirk against the spec's UIA rules: ranvier answers 401.
+#      test expects the stage in "completed" (tests/11register.pl "Register
+#      with a recaptcha"): ranvier offers a configured but not required captcha
+#      as the optional flow [m.login.recaptcha, m.login.dummy].
 #    - CAS [cas_config.server_url = https://127.0.0.1:<test>/cas]: GET
 #      /login lists m.login.sso (and m.login.cas for the legacy tests);
 #      /login/sso/redirect and /login/cas/redirect answer 302 to
@@ -302,9 +302,10 @@ sub _ranvier_config
       rate_limiting              => { enabled => JSON::false },
    );
    if( my $rc = $self->{recaptcha_config} ) {
-      # Not required: SyTest registers every user through a dummy-only flow. The
-      # stage is then offered in no flow, so ranvier refuses it (401, as the spec's
-      # UIA section demands), and "Register with a recaptcha" fails by design.
+      # Not required: SyTest registers every user through a dummy-only flow. A
+      # captcha configured but not required is offered as the optional flow
+      # [m.login.recaptcha, m.login.dummy], so "Register with a recaptcha" gets its
+      # stage verified (against SyTest's siteverify) and listed as completed.
       $client_api{enable_registration_captcha} = JSON::false;
       $client_api{recaptcha_siteverify_api}    = $rc->{siteverify_api};
       $client_api{recaptcha_public_key}        = $rc->{public_key};
