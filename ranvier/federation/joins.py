@@ -16,8 +16,9 @@ Theory of operation
 * ``send_join`` takes the signed join back, checks it is that user's join with the
   id in the path, runs it through the remote room input like any received PDU (it
   must be accepted: 403 otherwise), and answers the state before the join with its
-  auth chain, the servers in the room and ``members_omitted: false`` (the whole state
-  is always sent).
+  auth chain and the servers in the room; with ``omit_members=true`` most membership
+  events are left out (:mod:`~ranvier.federation.join_state`). This server's own
+  joins always ask for the whole state.
 
 *Joining side* (:class:`RemoteJoiner`): ``make_join`` at the first candidate server
 that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_event`),
@@ -45,6 +46,7 @@ from ranvier.core.room_versions import (
 )
 from ranvier.core.signing import SigningKey
 from ranvier.federation.client import FederationClient, FederationError
+from ranvier.federation.join_state import JoinStateBuilder
 from ranvier.federation.remote_membership import handshake
 from ranvier.federation.room_data import RoomData
 from ranvier.federation.stripped import room_state_pdus
@@ -82,6 +84,7 @@ class JoinResident:
         self.data = data
         self.server_name = server_name
         self.signing_key = signing_key
+        self.join_state = JoinStateBuilder(self.storage, data)
 
     async def _room(self, room_id: str, origin: str) -> RoomInfo:
         room = await self.data.room_for(room_id, origin)
@@ -192,21 +195,16 @@ class JoinResident:
         assert stored is not None
         return stored
 
-    async def send_join(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
-        """``PUT /v2/send_join/{roomId}/{eventId}``."""
+    async def send_join(
+        self, origin: str, room_id: str, event_id: str, pdu: Any, omit_members: bool = False
+    ) -> JsonDict:
+        """``PUT /v2/send_join/{roomId}/{eventId}[?omit_members=true]``: the accepted
+        join with the state before it (members omitted when asked:
+        :mod:`~ranvier.federation.join_state`)."""
         stored = await self.send_membership(origin, room_id, event_id, pdu, "join")
         room = await self._room(room_id, origin)
-        before = await self.storage.snapshot(stored.state_before_nid)
-        state = list((await self.storage.state_events(before)).values())
-        chain = await self.data.auth_chain([*state, stored.event])
-        return {
-            "origin": self.server_name,
-            "state": [e.pdu for e in state],
-            "auth_chain": [e.pdu for e in chain],
-            "event": stored.event.pdu,
-            "members_omitted": False,
-            "servers_in_room": sorted(await self.data.servers_in_room(room)),
-        }
+        answer = await self.join_state.build(room, stored, omit_members)
+        return {"origin": self.server_name, "event": stored.event.pdu, **answer.to_json()}
 
     async def send_leave(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
         """``PUT /v2/send_leave/{roomId}/{eventId}``: ``{}`` once accepted."""

@@ -2,7 +2,8 @@
 ``PUT /_matrix/federation/v2/send_join/{roomId}/{eventId}`` (server-server-api
 "Joining Rooms"; joins-v1.yaml, joins-v2.yaml). Thin handlers over
 :class:`~ranvier.federation.joins.JoinResident`; ``ver`` defaults to ``["1"]`` as the
-spec says.
+spec says; ``omit_members`` (``true``/``false``, 400 ``M_INVALID_PARAM`` otherwise)
+asks for partial state (:mod:`ranvier.federation.join_state`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
 from ranvier.federation.inbound_auth import ServerAuthenticator
 from ranvier.federation.joins import JoinResident
-from ranvier.http.parse import parse_json
+from ranvier.http.parse import parse_json, query_bool
 from ranvier.http.types import Request, Response, json_response
 
 
@@ -32,13 +33,15 @@ class FederationJoinApi:
         return json_response(answer)
 
     async def send_join(self, request: Request) -> Response:
-        """``PUT /v2/send_join/{roomId}/{eventId}``."""
+        """``PUT /v2/send_join/{roomId}/{eventId}[?omit_members=true]``."""
         origin = await self.auth.require_server(request)
+        omit_members = bool(query_bool(request, "omit_members", False))
         answer = await self.resident.send_join(
             origin,
             request.path_params["roomId"],
             request.path_params["eventId"],
             parse_json(request.body),
+            omit_members=omit_members,
         )
         return json_response(answer)
 
