@@ -62,6 +62,10 @@ def client_event(
         unsigned["transaction_id"] = transaction_id
     if redacted_because is not None:
         unsigned["redacted_because"] = redacted_because
+        # Not in the spec's ClientEvent, but unsigned is open-ended and clients of
+        # Synapse read the redaction's id here without unpacking redacted_because.
+        if isinstance(redacted_because.get("event_id"), str):
+            unsigned["redacted_by"] = redacted_because["event_id"]
     if extra_unsigned:
         unsigned.update(extra_unsigned)
     out["unsigned"] = unsigned

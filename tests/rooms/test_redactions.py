@@ -72,6 +72,7 @@ async def test_sender_redacts_own_message(rooms: Rooms, version: str) -> None:
     assert served["content"] == {}
     because = served["unsigned"]["redacted_because"]
     assert because["event_id"] == redaction_id and because["sender"] == BOB
+    assert served["unsigned"]["redacted_by"] == redaction_id
     # both places for redacts, whatever the room version (rooms/v11 compatibility notes)
     assert because["redacts"] == target and because["content"]["redacts"] == target
     assert because["content"]["reason"] == "typo"
