@@ -174,6 +174,7 @@ def _registration_policy(config: Config) -> RegistrationPolicy:
         recaptcha_private_key=c.recaptcha_private_key,
         recaptcha_bypass_secret=c.recaptcha_bypass_secret,
         recaptcha_siteverify_api=c.recaptcha_siteverify_api,
+        recaptcha_verify_tls=not c.recaptcha_disable_tls_validation,
     )
 
 

@@ -583,6 +583,7 @@ def _client_api(r: _Reader) -> ClientApiConfig:
         recaptcha_bypass_secret=r.string("recaptcha_bypass_secret", ""),
         recaptcha_siteverify_api=r.string("recaptcha_siteverify_api", "")
         or d.recaptcha_siteverify_api,
+        recaptcha_disable_tls_validation=r.boolean("recaptcha_disable_tls_validation", False),
         turn=TurnConfig(
             turn_user_lifetime_ms=turn.duration_ms(
                 "turn_user_lifetime", d.turn.turn_user_lifetime_ms

@@ -287,6 +287,8 @@ class ClientApiConfig:
     recaptcha_private_key: str = ""
     recaptcha_bypass_secret: str = ""
     recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
+    recaptcha_disable_tls_validation: bool = False
+    """Skip certificate checks when calling the siteverify API (tests only)."""
     turn: TurnConfig = field(default_factory=TurnConfig)
     rate_limiting: RateLimitConfig = field(default_factory=RateLimitConfig)
     public_base_url: str = ""

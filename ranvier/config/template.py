@@ -144,6 +144,8 @@ client_api:
   recaptcha_private_key: ""
   recaptcha_bypass_secret: ""
   recaptcha_siteverify_api: https://www.google.com/recaptcha/api/siteverify
+  # Only for test set-ups whose siteverify server has a self-signed certificate.
+  recaptcha_disable_tls_validation: false
 
   # TURN servers handed to clients for VoIP calls.
   turn:

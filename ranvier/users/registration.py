@@ -69,6 +69,7 @@ class RegistrationPolicy:
     recaptcha_private_key: str = ""
     recaptcha_bypass_secret: str = ""
     recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
+    recaptcha_verify_tls: bool = True
 
 
 class RegistrationService:
@@ -214,7 +215,11 @@ class RegistrationService:
             "remoteip": client_ip,
         }
         try:
-            async with self._http.post(self.policy.recaptcha_siteverify_api, data=form) as resp:
+            async with self._http.post(
+                self.policy.recaptcha_siteverify_api,
+                data=form,
+                ssl=self.policy.recaptcha_verify_tls,
+            ) as resp:
                 if resp.status != 200:
                     return False
                 result = await resp.json(content_type=None)

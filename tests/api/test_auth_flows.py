@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from ranvier.api.synapse_admin import registration_mac
 from ranvier.config.schema import RateLimitConfig
+from ranvier.http.tls import make_self_signed
 from tests.api.conftest import SERVER_NAME, SHARED_SECRET, Client, ClientFactory
 
 V3 = "/_matrix/client/v3"
@@ -122,8 +125,11 @@ async def test_registration_tokens(start_server: ClientFactory) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _siteverify(seen: list[dict[str, str]]) -> AsyncIterator[str]:
-    """A real captcha verification endpoint on loopback; "good-answer" passes."""
+async def _siteverify(
+    seen: list[dict[str, str]], ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """A real captcha verification endpoint on loopback (HTTPS with ``ssl_context``);
+    "good-answer" passes."""
 
     async def siteverify(request: web.Request) -> web.Response:
         form = dict(await request.post())
@@ -134,11 +140,12 @@ async def _siteverify(seen: list[dict[str, str]]) -> AsyncIterator[str]:
     app.router.add_post("/siteverify", siteverify)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=ssl_context)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    scheme = "http" if ssl_context is None else "https"
     try:
-        yield f"http://127.0.0.1:{port}/siteverify"
+        yield f"{scheme}://127.0.0.1:{port}/siteverify"
     finally:
         await runner.cleanup()
 
@@ -198,6 +205,33 @@ async def test_optional_captcha_is_checked_then_needs_dummy(start_server: Client
         )
         assert status == 200, body
         assert len(seen) == 2
+
+
+async def test_captcha_over_self_signed_tls_only_when_allowed(
+    start_server: ClientFactory, tmp_path: Path
+) -> None:
+    """Certificates are checked unless ``recaptcha_disable_tls_validation`` is set."""
+    make_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", ("127.0.0.1",))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    seen: list[dict[str, str]] = []
+    async with _siteverify(seen, context) as url:
+        for insecure, expected in ((False, (401, "M_CAPTCHA_INVALID")), (True, (200, None))):
+            c = await start_server(
+                enable_registration_captcha=True,
+                recaptcha_public_key="pub",
+                recaptcha_private_key="priv",
+                recaptcha_siteverify_api=url,
+                recaptcha_disable_tls_validation=insecure,
+            )
+            auth = {"type": "m.login.recaptcha", "response": "good-answer"}
+            status, body = await c.request(
+                "POST",
+                f"{V3}/register",
+                {"username": f"tls{insecure}", "password": "pw", "auth": auth},
+            )
+            assert (status, body.get("errcode")) == expected, body
+    assert len(seen) == 1  # the verified connection never reached the handler
 
 
 async def test_login_variants_and_errors(client: Client) -> None:

@@ -310,6 +310,8 @@ sub _ranvier_config
       $client_api{recaptcha_siteverify_api}    = $rc->{siteverify_api};
       $client_api{recaptcha_public_key}        = $rc->{public_key};
       $client_api{recaptcha_private_key}       = $rc->{private_key};
+      # SyTest's siteverify server has a self-signed certificate.
+      $client_api{recaptcha_disable_tls_validation} = JSON::true;
    }
 
    $client_api{public_base_url} = $self->public_baseurl;
