@@ -21,7 +21,8 @@ other failure); a malformed answer is 502. A server the room's ACL denies is not
 (403).
 
 *Being invited* (:class:`InviteReceiver`). The request must name a supported room
-version (400 ``M_INCOMPATIBLE_ROOM_VERSION``) and carry an invite event that is well
+version (400 ``M_INCOMPATIBLE_ROOM_VERSION``, counted as ``unknown_room_version`` by
+:mod:`~ranvier.federation.metrics`; nothing is recorded) and carry an invite event that is well
 formed, signed by the sender's server, with an intact content hash, the id in the path,
 ``m.room.member`` with membership ``invite``, a sender of the asking server, and a local
 user as state key (400 ``M_INVALID_PARAM`` otherwise). If this server is in the room,
@@ -44,6 +45,7 @@ from ranvier.core.room_versions import UnknownRoomVersion, get_room_version
 from ranvier.core.signing import SignatureError, SigningKey, sign_event
 from ranvier.federation.client import FederationClient, RemoteError, Unreachable, path_segment
 from ranvier.federation.keyring import Keyring
+from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
 from ranvier.federation.room_data import RoomData
 from ranvier.federation.stripped import BadRoomState, check_room_state, room_state_pdus
@@ -140,6 +142,8 @@ class InviteReceiver:
         self.signing_key = signing_key
         self.received = 0
         """Invites accepted and countersigned (for tests and metrics)."""
+        self.on_reject: RejectHook = ignore_rejection
+        """Counts refusals (:mod:`~ranvier.federation.metrics`)."""
 
     async def receive(self, origin: str, room_id: str, event_id: str, body: Any) -> JsonDict:
         """Check, sign and (when not in the room) record an invite; the answer body."""
@@ -151,6 +155,7 @@ class InviteReceiver:
         try:
             rv = get_room_version(version)
         except UnknownRoomVersion:
+            self.on_reject("unknown_room_version")
             raise MatrixError(
                 400,
                 "M_INCOMPATIBLE_ROOM_VERSION",

@@ -25,8 +25,12 @@ that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_even
 ``send_join``, then check every returned event (format, signatures, content hash,
 auth against its own auth events) and store the auth chain and state as outliers, the
 state as the room's first snapshot, and the join as the first event of the room's
-timeline with that state before it. The join is published on the bus like any event
-(so sync shows the room); later events arrive through ``/send``.
+timeline with that state before it. A room version this server does not implement
+(named by ``make_join``, by the resident's 400 ``M_INCOMPATIBLE_ROOM_VERSION``, or by
+the returned create event) fails the join with 400 ``M_INCOMPATIBLE_ROOM_VERSION``
+before anything is stored, counted as ``unknown_room_version``. The join is published
+on the bus like any event (so sync shows the room); later events arrive through
+``/send``.
 """
 
 from __future__ import annotations
@@ -41,13 +45,12 @@ from ranvier.core.builder import build_event, select_auth_events
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.hashes import compute_event_id
 from ranvier.core.ids import InvalidIdentifier, server_name_of
-from ranvier.core.room_versions import (
-    EventFormat,
-)
+from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, EventFormat
 from ranvier.core.signing import SigningKey
 from ranvier.federation.client import FederationClient, FederationError
 from ranvier.federation.join_state import JoinStateBuilder
-from ranvier.federation.remote_membership import handshake
+from ranvier.federation.metrics import RejectHook, ignore_rejection
+from ranvier.federation.remote_membership import IncompatibleRoomVersion, handshake
 from ranvier.federation.room_data import RoomData
 from ranvier.federation.stripped import room_state_pdus
 from ranvier.http.types import MatrixError
@@ -236,16 +239,23 @@ class RemoteJoiner:
         self.bus = bus
         self.server_name = server_name
         self.signing_key = signing_key
+        self.on_reject: RejectHook = ignore_rejection
+        """Counts refusals (:mod:`~ranvier.federation.metrics`)."""
 
     async def join(
         self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict
     ) -> str:
         """Join ``user_id`` to ``room_id`` through the first of ``servers`` that
-        answers; return the join event id. 404 ``M_NOT_FOUND`` if none can help."""
+        answers; return the join event id. 404 ``M_NOT_FOUND`` if none can help; 400
+        ``M_INCOMPATIBLE_ROOM_VERSION`` at once for a room version this server does
+        not implement (the room's version is the same whichever server answers)."""
         last: Exception | None = None
         for server in dict.fromkeys(s for s in servers if s != self.server_name):
             try:
                 return await self._join_via(server, room_id, user_id, content)
+            except IncompatibleRoomVersion as exc:
+                self.on_reject("unknown_room_version")
+                raise exc.to_matrix_error() from None
             except (FederationError, PduDropped, ValueError, KeyError) as exc:
                 logger.info("joining %s through %s failed: %r", room_id, server, exc)
                 last = exc
@@ -283,11 +293,17 @@ class RemoteJoiner:
         state_ids = set()
         for pdu in state_pdus:
             state_ids.add(compute_event_id(pdu, rv) if isinstance(pdu, dict) else "")
-        create = next(
-            (e for e in parsed.values() if e.type == "m.room.create" and e.state_key == ""), None
-        )
-        if create is None:
+        creates = [e for e in parsed.values() if e.type == "m.room.create" and e.state_key == ""]
+        if not creates:
             raise ValueError("no create event in the join answer")
+        for candidate in creates:
+            created_as = candidate.content.get("room_version", "1")
+            if created_as == rv.identifier:
+                continue
+            if isinstance(created_as, str) and created_as not in KNOWN_ROOM_VERSIONS:
+                raise IncompatibleRoomVersion(created_as)
+            raise ValueError("a create event's room version is not make_join's")
+        create = creates[0]
 
         async def job() -> str:
             room = await remote.store.create_room(

@@ -12,7 +12,8 @@ Theory of operation
 The federation components do not know about Prometheus. Each has a *reject hook*, a
 plain ``hook(reason)`` callable that does nothing by default
 (:data:`RejectHook`): the X-Matrix authenticator, the transaction processor (for the
-transaction and for each PDU in it) and the remote joiner call it with a short,
+transaction and for each PDU in it), the remote joiner, the remote leaves and knocks
+and the invite receiver call it with a short,
 stable reason code (:data:`REASONS`) every time they refuse something. The
 :class:`FederationMetrics` of a server owns the counters in the server's
 :class:`~ranvier.http.metrics.Metrics` registry and :meth:`~FederationMetrics.attach`
@@ -64,7 +65,7 @@ REASONS: dict[str, str] = {
     "not_in_room": "a PDU for a room this server is not in (dropped)",
     "acl_denied": "a PDU from a server the room's ACL denies",
     "missing_state": "a PDU whose prior state could not be had (dropped)",
-    # joins and invites
+    # joins, leaves, knocks, invites and PDUs
     "unknown_room_version": "a room version this server does not implement",
 }
 """Every reason code and what it means (the counter's ``reason`` label)."""
@@ -145,3 +146,6 @@ class FederationMetrics:
         rooms.transactions.on_edu = self.edu
         rooms.transactions.on_transaction = self.transaction_in
         rooms.sender.on_sent = self.transaction_out
+        rooms.joiner.on_reject = self.reject
+        rooms.remote_membership.on_reject = self.reject
+        rooms.invites.on_reject = self.reject

@@ -24,6 +24,16 @@ tries candidate servers in order:
   knock, for ``rooms.knock`` in ``/sync``.
 
 Servers the room's ACL (as far as this server knows it) denies are not asked.
+
+A room whose version this server does not implement ("Room Versions": a server must
+not take part in such rooms) cannot be joined, left or knocked through any server: the
+``make_*`` answer names an unknown ``room_version``, or the resident server answers
+400 ``M_INCOMPATIBLE_ROOM_VERSION`` (it does not share any version of our ``ver``
+list). :func:`handshake` raises :class:`IncompatibleRoomVersion` before anything is
+signed or stored; the callers stop trying other servers, count it
+(``unknown_room_version``, :mod:`~ranvier.federation.metrics`) and give the client 400
+``M_INCOMPATIBLE_ROOM_VERSION`` with the room's version (client-server-api "Common
+error codes").
 """
 
 from __future__ import annotations
@@ -47,6 +57,7 @@ from ranvier.core.room_versions import (
 )
 from ranvier.core.signing import SigningKey, sign_event
 from ranvier.federation.client import FederationClient, FederationError, RemoteError, path_segment
+from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
 from ranvier.federation.stripped import BadRoomState, check_room_state
 from ranvier.http.types import MatrixError
@@ -62,6 +73,34 @@ _PATHS = {
     "leave": (f"{V1}/make_leave", f"{V2}/send_leave"),
     "knock": (f"{V1}/make_knock", f"{V1}/send_knock"),
 }
+
+
+class IncompatibleRoomVersion(ValueError):
+    """The room's version is one this server does not implement (module docstring)."""
+
+    def __init__(self, room_version: str | None) -> None:
+        super().__init__(f"unsupported room version {room_version!r}")
+        self.room_version = room_version
+
+    def to_matrix_error(self) -> MatrixError:
+        """The client's answer: 400 ``M_INCOMPATIBLE_ROOM_VERSION`` (with
+        ``room_version`` when known)."""
+        extra = {} if self.room_version is None else {"room_version": self.room_version}
+        return MatrixError(
+            400,
+            "M_INCOMPATIBLE_ROOM_VERSION",
+            "This server does not support the room's version",
+            **extra,
+        )
+
+
+def _incompatible(exc: RemoteError) -> IncompatibleRoomVersion | None:
+    """The resident's 400 ``M_INCOMPATIBLE_ROOM_VERSION`` as an exception, or None."""
+    if exc.status != 400 or exc.errcode != "M_INCOMPATIBLE_ROOM_VERSION":
+        return None
+    version = exc.body.get("room_version") if isinstance(exc.body, dict) else None
+    return IncompatibleRoomVersion(version if isinstance(version, str) else None)
+
 
 ServerFilter = Callable[[str, str], Awaitable[bool]]
 """``await allowed(room_id, server)``: may ``server`` take part in the room (its ACL)?"""
@@ -86,19 +125,26 @@ async def handshake(
 ) -> tuple[RoomVersion, JsonDict, Any]:
     """``make_<membership>`` then ``send_<membership>`` with ``destination``. Returns
     the room version, the signed event sent, and the ``send_*`` answer. Raises
-    :class:`FederationError` or ValueError (a template that is not for this user, an
-    unsupported room version)."""
+    :class:`FederationError`, :class:`IncompatibleRoomVersion` (nothing is sent then)
+    or ValueError (a template that is not for this user)."""
     make_path, send_path = _PATHS[membership]
     query = None if membership == "leave" else {"ver": list(KNOWN_ROOM_VERSIONS)}
-    made = await client.get_json(
-        destination, f"{make_path}/{path_segment(room_id)}/{path_segment(user_id)}", query
-    )
+    try:
+        made = await client.get_json(
+            destination, f"{make_path}/{path_segment(room_id)}/{path_segment(user_id)}", query
+        )
+    except RemoteError as exc:
+        incompatible = _incompatible(exc)
+        if incompatible is not None:
+            raise incompatible from None
+        raise
     if not isinstance(made, dict):
         raise ValueError(f"make_{membership} answered no object")
+    version = made.get("room_version", "1")
     try:
-        rv = get_room_version(str(made.get("room_version", "1")))
+        rv = get_room_version(version if isinstance(version, str) else "")
     except UnknownRoomVersion:
-        raise ValueError("unsupported room version") from None
+        raise IncompatibleRoomVersion(version if isinstance(version, str) else None) from None
     template = made.get("event")
     if not isinstance(template, dict):
         raise ValueError(f"make_{membership} answered no event")
@@ -146,6 +192,8 @@ class RemoteMembership:
         self.memberships = memberships
         self.verify = verify
         self.allowed = allowed
+        self.on_reject: RejectHook = ignore_rejection
+        """Counts refusals (:mod:`~ranvier.federation.metrics`)."""
 
     async def _candidates(self, room_id: str, servers: Sequence[str]) -> list[str]:
         out: list[str] = []
@@ -179,6 +227,9 @@ class RemoteMembership:
                     membership,
                     content,
                 )
+            except IncompatibleRoomVersion as exc:
+                self.on_reject("unknown_room_version")
+                raise exc.to_matrix_error() from None
             except (FederationError, ValueError, KeyError) as exc:
                 logger.info("%s of %s through %s failed: %r", membership, room_id, server, exc)
                 last = exc

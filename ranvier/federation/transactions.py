@@ -18,9 +18,13 @@ origin:
   while the first is still being processed waits for it;
 * PDUs are grouped by room; rooms are processed concurrently, the PDUs of one room
   in transaction order, each through :class:`~ranvier.rooms.remote.RemoteInput`.
-  The answer maps each event id to ``{}`` (accepted, or soft failed -- which the
-  spec treats as accepted) or ``{"error": ...}`` (dropped, rejected, ACL-denied,
-  or a room this server is not in). A PDU failing never fails the request;
+  The answer maps each event id to ``{}`` when the PDU was processed -- accepted,
+  soft failed, or stored as rejected by the auth rules: the result says how the PDU
+  was *handled* and a rejection is a completed outcome (Synapse answers ``{}`` for
+  it too) -- or to ``{"error": ...}`` when it could not be processed (dropped for
+  its format, signatures or unobtainable prev events, ACL-denied, an internal error,
+  a room this server is not in, or a room stored with a version this server does not
+  implement -- "Room Versions"). A PDU failing never fails the request;
 * EDUs are handed to the handler registered for their ``edu_type``
   (:meth:`EduRegistry.register_edu_handler`); unknown types are logged and
   ignored. Typing EDUs of, and receipts for, rooms whose ACL denies the origin are
@@ -39,7 +43,7 @@ import orjson
 
 from ranvier.core.events import JsonDict
 from ranvier.core.hashes import compute_event_id
-from ranvier.core.room_versions import get_room_version
+from ranvier.core.room_versions import UnknownRoomVersion, get_room_version
 from ranvier.db import Database
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.room_data import RoomData
@@ -183,7 +187,11 @@ class TransactionProcessor:
             by_room.setdefault(room_id, []).append(pdu)
 
         async def room_job(room_id: str, room_pdus: list[Any]) -> None:
-            room = await self.remote.events.get_room(room_id)
+            try:
+                room = await self.remote.events.get_room(room_id)
+            except UnknownRoomVersion as exc:
+                self._unknown_version(room_pdus, exc.identifier, results)
+                return
             rv = room.room_version.identifier if room is not None else None
             denied = room is not None and not await self.room_data.acl_allows(room, origin)
             for pdu in room_pdus:
@@ -209,17 +217,27 @@ class TransactionProcessor:
                 if outcome.redacted:
                     self.on_reject("bad_content_hash")
                 if outcome.status == "rejected":
-                    results[outcome.event_id] = {"error": f"rejected: {outcome.reason}"}
                     self.on_reject("auth_failed")
-                else:
-                    if outcome.status == "soft_failed":
-                        self.on_reject("soft_failed")
-                    results[outcome.event_id] = {}
+                elif outcome.status == "soft_failed":
+                    self.on_reject("soft_failed")
+                # Processed, even if rejected: no "error" (transactions.yaml "PDU
+                # Processing Result": without an error the PDU was handled).
+                results[outcome.event_id] = {}
 
         await asyncio.gather(*(room_job(r, p) for r, p in by_room.items()))
         for edu in edus:
             await self._edu(origin, edu)
         return {"pdus": results}
+
+    def _unknown_version(self, pdus: list[Any], version: str, results: dict[str, JsonDict]) -> None:
+        """Drop the PDUs of a room stored with a version this server does not
+        implement (it cannot check them), each counted as ``unknown_room_version``."""
+        for pdu in pdus:
+            results[_pdu_event_id(pdu, None)] = {
+                "error": f"this server does not support room version {version!r}"
+            }
+            self.on_reject("unknown_room_version")
+            self.on_pdu("dropped")
 
     async def _edu(self, origin: str, edu: Any) -> None:
         if not isinstance(edu, dict):
@@ -241,5 +259,8 @@ class TransactionProcessor:
     async def _room_allows(self, room_id: Any, origin: str) -> bool:
         if not isinstance(room_id, str):
             return False
-        room = await self.remote.events.get_room(room_id)
+        try:
+            room = await self.remote.events.get_room(room_id)
+        except UnknownRoomVersion:
+            return False
         return room is not None and await self.room_data.acl_allows(room, origin)
