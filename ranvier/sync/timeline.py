@@ -44,6 +44,14 @@ class Timeline:
     start: int
     """The position just before the first event (``prev_batch``)."""
 
+    @property
+    def at_room_start(self) -> bool:
+        """Whether the first event is the room's create event: nothing is earlier."""
+        if not self.events:
+            return False
+        first = self.events[0].event
+        return first.type == "m.room.create" and first.state_key == ""
+
 
 async def read_timeline(
     store: SyncStore,
