@@ -4,8 +4,11 @@
 A profile is a JSON object stored one row per field. Rules enforced here:
 field names follow ``avatar_url | displayname | m.tz | namespaced`` (the Common
 Namespaced Identifier Grammar) and are at most 255 bytes (``M_KEY_TOO_LARGE``);
-``displayname``, ``avatar_url`` and ``m.tz`` must be strings and ``avatar_url`` an
-``mxc://`` URI; the whole profile, as canonical JSON, stays under 64 KiB
+``displayname``, ``avatar_url`` and ``m.tz`` must be strings, ``avatar_url`` at most
+1,000 characters. "For avatar_url, the value MUST be an MXC URI string" binds the
+client; the endpoint's listed errors have none for another scheme, and Synapse stores
+any string (older clients and bridges set ``https://`` avatars), so the scheme is not
+checked; the whole profile, as canonical JSON, stays under 64 KiB
 (``M_PROFILE_TOO_LARGE``). An empty ``displayname``/``avatar_url`` clears it (what
 legacy clients send to remove them). Other components (room membership updates,
 presence) subscribe with :meth:`ProfileService.add_listener`.
@@ -28,7 +31,6 @@ MAX_DISPLAYNAME_CHARS = 256
 MAX_AVATAR_URL_CHARS = 1000
 
 _KEY_RE = re.compile(r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$")
-_MXC_RE = re.compile(r"^mxc://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9_-]+$")
 
 ProfileListener = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -47,12 +49,8 @@ def validate_value(key: str, value: Any) -> None:
         raise MatrixError(400, "M_BAD_JSON", f"'{key}' must be a string")
     if key == "displayname" and len(value) > MAX_DISPLAYNAME_CHARS:
         raise MatrixError(400, "M_INVALID_PARAM", "Display name is too long")
-    if (
-        key == "avatar_url"
-        and value
-        and (len(value) > MAX_AVATAR_URL_CHARS or _MXC_RE.fullmatch(value) is None)
-    ):
-        raise MatrixError(400, "M_INVALID_PARAM", "avatar_url must be an mxc:// URI")
+    if key == "avatar_url" and len(value) > MAX_AVATAR_URL_CHARS:
+        raise MatrixError(400, "M_INVALID_PARAM", "avatar_url is too long")
 
 
 def _size(profile: dict[str, Any]) -> int:

@@ -84,7 +84,8 @@ async def test_profile_fields_and_limits(database: Database) -> None:
 
     cases: list[tuple[str, Any, str]] = [
         ("displayname", 5, "M_BAD_JSON"),
-        ("avatar_url", "https://x/y", "M_INVALID_PARAM"),
+        ("avatar_url", "https://x/" + "y" * 1000, "M_INVALID_PARAM"),
+        ("avatar_url", None, "M_BAD_JSON"),
         ("Bad.Key", "v", "M_INVALID_PARAM"),
         ("nodots", "v", "M_INVALID_PARAM"),
         ("a." + "b" * 300, "v", "M_KEY_TOO_LARGE"),
@@ -96,6 +97,8 @@ async def test_profile_fields_and_limits(database: Database) -> None:
         assert info.value.errcode == errcode, key
     await service.delete_field("@a:hs", "org.example.job")
     assert await service.store.get("@a:hs") == {"avatar_url": "mxc://hs/abc123"}
+    await service.set_field("@a:hs", "avatar_url", "https://example.org/a.png")  # any scheme
+    assert await service.store.get("@a:hs") == {"avatar_url": "https://example.org/a.png"}
     await service.erase("@a:hs")
     assert await service.store.get("@a:hs") == {}
 
