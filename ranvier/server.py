@@ -44,6 +44,7 @@ from ranvier.api.client.filters import FiltersApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.messages import MessagesApi
+from ranvier.api.client.openid import OpenIdApi
 from ranvier.api.client.presence import PresenceApi, count_activity
 from ranvier.api.client.profile import ProfileApi
 from ranvier.api.client.read_markers import ReadMarkersApi
@@ -70,6 +71,7 @@ from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
 from ranvier.api.federation.onbind import OnBindApi
+from ranvier.api.federation.openid import FederationOpenIdApi
 from ranvier.api.federation.query import FederationQueryApi
 from ranvier.api.federation.version import FederationVersionApi
 from ranvier.api.keys import KeysApi
@@ -129,6 +131,7 @@ from ranvier.users.devices import DeviceStore
 from ranvier.users.filters import FilterStore
 from ranvier.users.identity_client import IdentityClient
 from ranvier.users.mailer import Mailer
+from ranvier.users.openid import OpenIdTokens
 from ranvier.users.profiles import ProfileService, ProfileStore
 from ranvier.users.registration import RegistrationPolicy, RegistrationService
 from ranvier.users.registration_tokens import RegistrationTokenStore
@@ -302,6 +305,8 @@ class Homeserver:
         self.bus.subscribe(ROOM_EVENTS, self.upgrade_follower.on_room_event)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
 
+        self.openid_tokens = OpenIdTokens(db, config.user_api.openid_token_lifetime_ms)
+
         # Routes.
         self.router = Router()
         well_known = WellKnownApi(
@@ -326,6 +331,8 @@ class Homeserver:
             ThreepidApi(self.accounts, self.auth, self.uia, self.threepids, self.rate_limiter),
             DevicesApi(self.accounts, self.auth, self.uia),
             ProfileApi(self.accounts, self.auth),
+            OpenIdApi(self.openid_tokens, self.auth, server_name),
+            FederationOpenIdApi(self.openid_tokens),
             AccountDataApi(self.account_data, self.auth),
             FiltersApi(self.filters, self.auth),
             AdminApi(self.accounts, self.auth),

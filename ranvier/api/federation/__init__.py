@@ -3,7 +3,8 @@
 Every handler authenticates its caller with
 :meth:`~ranvier.federation.inbound_auth.ServerAuthenticator.require_server` (the
 ``X-Matrix`` header) before doing anything, except ``/version``, which the spec leaves
-open. The key endpoints live in :mod:`ranvier.api.keys`.
+open, and ``/openid/userinfo``, which third-party services call with an OpenID token.
+The key endpoints live in :mod:`ranvier.api.keys`.
 """
 
 FEDERATION_V1 = "/_matrix/federation/v1"
