@@ -161,11 +161,12 @@ class PaginationService:
         limit: int,
         flt: RoomEventFilter,
     ) -> JsonDict:
-        """The ``/context`` response body (404 ``M_NOT_FOUND`` for an event the user
-        may not see)."""
-        room = await self.storage.events.get_room(room_id)
+        """The ``/context`` response body: 403 ``M_FORBIDDEN`` when the user may not
+        read the room at all (as ``/messages``, and as Synapse answers), 404
+        ``M_NOT_FOUND`` for an event that is unknown or hidden from them."""
+        room = await self.room_for(room_id, user_id)
         target = await self.store.event_at(room_id, event_id)
-        if room is None or target is None:
+        if target is None:
             raise MatrixError(404, "M_NOT_FOUND", "Event not found")
         history, keep = await self._keeper(room, user_id, flt)
         if not await history.visible(target):

@@ -167,7 +167,7 @@ async def test_context(client: Client) -> None:
     status, body = await client.request(
         "GET", f"{V3}/rooms/{quote(room)}/context/{quote(ids[5])}", token=c_tok
     )
-    assert (status, body["errcode"]) == (404, "M_NOT_FOUND")
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")  # not in the room, as /messages
     status, body = await client.request(
         "GET", f"{V3}/rooms/{quote(room)}/context/{quote('$nope')}", token=a_tok
     )
