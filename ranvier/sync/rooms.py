@@ -12,7 +12,10 @@ A room is sent whole (full state, timeline from the start of the range) on an in
 sync, with ``full_state``, and when the user joined it since ``since``; otherwise only
 what changed in ``(since, upto]``, and not at all when nothing did. A newly joined
 room's timeline holds its latest visible events, as on an initial sync (``full_state``
-keeps the timeline to ``(since, upto]``, as the spec says). A left room (leave
+keeps the timeline to ``(since, upto]``, as the spec says), and is ``limited`` unless it
+reaches back to the create event: the client holds nothing of the room, so there is a
+gap before the timeline whenever earlier events exist (Synapse marks these rooms the
+same way). A left room (leave
 or ban) is sent when the user left it since ``since``, or on an initial sync when the
 filter has ``include_leave``; its timeline and state stop at the leave event.
 
@@ -25,6 +28,8 @@ hides leaves the response empty. With ``lazy_load_members`` and without
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from ranvier.core.events import JsonDict
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
@@ -144,6 +149,8 @@ class RoomSections:
             rf.timeline_limit,
             req.ignored,
         )
+        if from_start and since_pos is not None and not tl.limited and not tl.at_room_start:
+            tl = dataclasses.replace(tl, limited=True)
         end_snap = await self.store.snapshot_nid_at(room.nid, upper)
         start_snap = tl.events[0].state_before_nid if tl.events else end_snap
         since_snap = None

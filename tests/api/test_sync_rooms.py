@@ -132,6 +132,31 @@ async def test_invite_then_join_then_leave(client: Client) -> None:
     )
 
 
+async def test_newly_joined_room_is_limited_unless_it_starts_at_creation(client: Client) -> None:
+    """The joiner holds nothing of the room: a timeline that does not reach back to the
+    create event has a gap before it (limited), one that does has none."""
+    _, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    messages_only = {"room": {"timeline": {"types": ["m.room.message"], "limit": 10}}}
+    public = await create_room(client, a_tok, preset="public_chat")
+    small = await create_room(client, a_tok, preset="public_chat")
+    for i in range(4):
+        await send(client, a_tok, public, f"m{i}")
+    since = (await sync(client, b_tok))["next_batch"]
+    await join(client, b_tok, public)
+    await join(client, b_tok, small)
+    body = await sync(client, b_tok, since=since, filter=messages_only)
+    joined = body["rooms"]["join"][public]
+    assert timeline_bodies(joined) == [f"m{i}" for i in range(4)]
+    assert joined["timeline"]["limited"] is True and "prev_batch" in joined["timeline"]
+    whole = (await sync(client, b_tok, since=since))["rooms"]["join"][small]
+    assert whole["timeline"]["events"][0]["type"] == "m.room.create"
+    assert whole["timeline"]["limited"] is False
+    # an initial sync of the same room is not marked limited by this rule
+    first = (await sync(client, b_tok, filter=messages_only))["rooms"]["join"][public]
+    assert first["timeline"]["limited"] is False
+
+
 async def test_account_data_global_and_per_room(client: Client) -> None:
     alice, a_tok = await register(client, "alice")
     room = await create_room(client, a_tok)
