@@ -4,11 +4,12 @@
 A profile is a JSON object stored one row per field. Rules enforced here:
 field names follow ``avatar_url | displayname | m.tz | namespaced`` (the Common
 Namespaced Identifier Grammar) and are at most 255 bytes (``M_KEY_TOO_LARGE``);
-``displayname``, ``avatar_url`` and ``m.tz`` must be strings, ``avatar_url`` at most
-1,000 characters. "For avatar_url, the value MUST be an MXC URI string" binds the
-client; the endpoint's listed errors have none for another scheme, and Synapse stores
-any string (older clients and bridges set ``https://`` avatars), so the scheme is not
-checked; the whole profile, as canonical JSON, stays under 64 KiB
+``displayname``, ``avatar_url`` and ``m.tz`` must be strings, ``avatar_url`` a URI
+(no whitespace or control characters) of at most 1,000 characters. "For avatar_url,
+the value MUST be an MXC URI string" binds the client; the endpoint's listed errors have
+none for another scheme, and Synapse stores any string (older clients and bridges set
+``https://`` avatars), so the scheme is not checked; the whole profile, as canonical
+JSON, stays under 64 KiB
 (``M_PROFILE_TOO_LARGE``). An empty ``displayname``/``avatar_url`` clears it (what
 legacy clients send to remove them). Other components (room membership updates,
 presence) subscribe with :meth:`ProfileService.add_listener`.
@@ -30,6 +31,8 @@ MAX_KEY_BYTES = 255
 MAX_DISPLAYNAME_CHARS = 256
 MAX_AVATAR_URL_CHARS = 1000
 
+_NOT_URI_CHAR = re.compile(r"[\s\x00-\x1f\x7f]")
+"""Whitespace and control characters, which no URI holds (RFC 3986)."""
 _KEY_RE = re.compile(r"^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$")
 
 ProfileListener = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -49,8 +52,10 @@ def validate_value(key: str, value: Any) -> None:
         raise MatrixError(400, "M_BAD_JSON", f"'{key}' must be a string")
     if key == "displayname" and len(value) > MAX_DISPLAYNAME_CHARS:
         raise MatrixError(400, "M_INVALID_PARAM", "Display name is too long")
-    if key == "avatar_url" and len(value) > MAX_AVATAR_URL_CHARS:
-        raise MatrixError(400, "M_INVALID_PARAM", "avatar_url is too long")
+    if key == "avatar_url" and (
+        len(value) > MAX_AVATAR_URL_CHARS or _NOT_URI_CHAR.search(value) is not None
+    ):
+        raise MatrixError(400, "M_INVALID_PARAM", "avatar_url must be a URI")
 
 
 def _size(profile: dict[str, Any]) -> int:

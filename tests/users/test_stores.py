@@ -86,6 +86,8 @@ async def test_profile_fields_and_limits(database: Database) -> None:
         ("displayname", 5, "M_BAD_JSON"),
         ("avatar_url", "https://x/" + "y" * 1000, "M_INVALID_PARAM"),
         ("avatar_url", None, "M_BAD_JSON"),
+        ("avatar_url", "mxc://hs/abc\n", "M_INVALID_PARAM"),
+        ("avatar_url", "https://x/a b", "M_INVALID_PARAM"),
         ("Bad.Key", "v", "M_INVALID_PARAM"),
         ("nodots", "v", "M_INVALID_PARAM"),
         ("a." + "b" * 300, "v", "M_KEY_TOO_LARGE"),
