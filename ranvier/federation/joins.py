@@ -47,7 +47,7 @@ from ranvier.core.hashes import compute_event_id
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, EventFormat
 from ranvier.core.signing import SigningKey
-from ranvier.federation.client import FederationClient, FederationError
+from ranvier.federation.client import FederationClient, FederationError, RemoteError
 from ranvier.federation.join_state import JoinStateBuilder
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.remote_membership import IncompatibleRoomVersion, handshake
@@ -246,10 +246,14 @@ class RemoteJoiner:
         self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict
     ) -> str:
         """Join ``user_id`` to ``room_id`` through the first of ``servers`` that
-        answers; return the join event id. 404 ``M_NOT_FOUND`` if none can help; 400
-        ``M_INCOMPATIBLE_ROOM_VERSION`` at once for a room version this server does
-        not implement (the room's version is the same whichever server answers)."""
+        answers; return the join event id. 400 ``M_INCOMPATIBLE_ROOM_VERSION`` at once
+        for a room version this server does not implement (the room's version is the
+        same whichever server answers). When no server helps: the last 400 or 403 a
+        resident answered is passed on to the client (joins-v2.yaml: "The error should
+        be passed through to clients"; ``M_MISSING_PARAM``/``M_INVALID_PARAM`` become
+        502, as it says those SHOULD fail with a 5xx), else 404 ``M_NOT_FOUND``."""
         last: Exception | None = None
+        refused: RemoteError | None = None
         for server in dict.fromkeys(s for s in servers if s != self.server_name):
             try:
                 return await self._join_via(server, room_id, user_id, content)
@@ -259,6 +263,12 @@ class RemoteJoiner:
             except (FederationError, PduDropped, ValueError, KeyError) as exc:
                 logger.info("joining %s through %s failed: %r", room_id, server, exc)
                 last = exc
+                if isinstance(exc, RemoteError) and exc.status in (400, 403) and exc.errcode:
+                    refused = exc
+        if refused is not None and refused.errcode is not None:
+            if refused.errcode in ("M_MISSING_PARAM", "M_INVALID_PARAM"):
+                raise MatrixError(502, "M_UNKNOWN", f"The resident server refused: {refused}")
+            raise MatrixError(refused.status, refused.errcode, refused.error or "Join refused")
         raise MatrixError(404, "M_NOT_FOUND", f"No server could help joining the room: {last}")
 
     async def _join_via(self, server: str, room_id: str, user_id: str, content: JsonDict) -> str:
