@@ -41,6 +41,7 @@ from ranvier.api.client.common import RouteDef
 from ranvier.api.client.devices import DevicesApi
 from ranvier.api.client.events_stream import EventsApi
 from ranvier.api.client.filters import FiltersApi
+from ranvier.api.client.keys import KeysClientApi
 from ranvier.api.client.login import LoginApi
 from ranvier.api.client.logout import LogoutApi
 from ranvier.api.client.messages import MessagesApi
@@ -73,6 +74,7 @@ from ranvier.api.federation.devices import FederationDevicesApi
 from ranvier.api.federation.onbind import OnBindApi
 from ranvier.api.federation.openid import FederationOpenIdApi
 from ranvier.api.federation.query import FederationQueryApi
+from ranvier.api.federation.user_keys import FederationUserKeysApi
 from ranvier.api.federation.version import FederationVersionApi
 from ranvier.api.keys import KeysApi
 from ranvier.api.synapse_admin import SharedSecretRegistrationApi
@@ -83,6 +85,8 @@ from ranvier.core.events import JsonDict
 from ranvier.core.signing import SigningKey, generate_signing_key
 from ranvier.db import Database, open_database
 from ranvier.db.migrations import migrate
+from ranvier.e2ee.federation_out import DeviceListSender
+from ranvier.e2ee.wiring import build_e2ee, connect_federation, connect_notifier, to_device_sender
 from ranvier.ephemeral.presence import PresenceService
 from ranvier.ephemeral.presence_store import PresenceStore
 from ranvier.ephemeral.read_markers import ReadMarkers
@@ -304,6 +308,8 @@ class Homeserver:
         self.upgrade_follower = UpgradeFollower(self.rooms, self.rooms.aliases, self.account_data)
         self.bus.subscribe(ROOM_EVENTS, self.upgrade_follower.on_room_event)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
+        federation_on = not config.global_.disable_federation
+        self.e2ee = build_e2ee(db, self.accounts, self.federation.client if federation_on else None)
 
         self.openid_tokens = OpenIdTokens(db, config.user_api.openid_token_lifetime_ms)
 
@@ -356,6 +362,7 @@ class Homeserver:
             UpgradeApi(self.upgrades),
             HierarchyApi(self.hierarchy),
             KeysApi(self.federation.local_keys, self.federation.keyring),
+            KeysClientApi(self.e2ee, self.accounts, self.uia),
         ]
         self.federation_rooms: FederationRooms | None = None
         if not config.global_.disable_federation:
@@ -377,7 +384,8 @@ class Homeserver:
             apis += [
                 FederationVersionApi(),
                 FederationQueryApi(self.accounts, fed_auth),
-                FederationDevicesApi(self.accounts, fed_auth),
+                FederationDevicesApi(self.accounts, fed_auth, self.e2ee.keys),
+                FederationUserKeysApi(self.e2ee.keys, fed_auth),
             ]
         for api in apis:
             self.add_routes(api.routes())
@@ -385,6 +393,7 @@ class Homeserver:
         self.notifier = Notifier()
         self.to_device = ToDeviceStore(db, DeviceStore(db))
         self.federation_edus: FederationEdus | None = None
+        self.device_list_sender: DeviceListSender | None = None
         if self.federation_rooms is not None:
             self.federation_rooms.edus.register_edu_handler(
                 "m.direct_to_device", to_device_edu_handler(self.to_device, self.rooms.is_local)
@@ -392,6 +401,9 @@ class Homeserver:
             # Typing, receipts, presence and device list EDUs, in and out.
             self.federation_edus = FederationEdus(
                 db, self.federation_rooms, self.typing, self.receipts, self.presence
+            )
+            self.device_list_sender = connect_federation(
+                self.e2ee, self.federation_rooms, self.federation_edus
             )
         self.federation_metrics = FederationMetrics(self.metrics)
         self.federation_metrics.attach(self.federation, self.federation_rooms)
@@ -403,7 +415,9 @@ class Homeserver:
             self.notifier,
             self.bus,
             EphemeralStreams(self.typing, self.receipts, self.presence),
+            self.e2ee.device_lists,
         )
+        connect_notifier(self.e2ee, self.notifier)
         self.pagination = PaginationService(self.sync.store, self.account_data)
         if self.federation_rooms is not None:
             self.federation_rooms.connect_pagination(self.pagination)
@@ -412,7 +426,9 @@ class Homeserver:
             EventsApi(self.sync),
             MessagesApi(self.pagination),
             TimestampApi(TimestampLookup(self.pagination)),
-            SendToDeviceApi(self.to_device, self.rooms.is_local),
+            SendToDeviceApi(
+                self.to_device, self.rooms.is_local, to_device_sender(self.federation_rooms)
+            ),
         ):
             self.add_routes(api.routes())
         if config.global_.metrics.enabled:
@@ -537,6 +553,8 @@ class Homeserver:
         await self.upgrade_follower.drain()
         if self.federation_edus is not None:
             await self.federation_edus.stop()
+        if self.device_list_sender is not None:
+            await self.device_list_sender.stop()
         if self.federation_rooms is not None:
             await self.federation_rooms.stop()
         await self.presence.stop()

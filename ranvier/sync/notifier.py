@@ -18,7 +18,8 @@ Updates are keyed: a room event concerns the key ``room_id`` and, for an
 ``m.room.member`` event, also the user in its ``state_key`` (so invites, joins and
 kicks reach users not yet in the room); account data and to-device messages concern
 their user; typing, receipts and presence concern the rooms and users they name
-(:mod:`ranvier.ephemeral.stream`). A waiting sync registers one waiter in the wait set
+(:mod:`ranvier.ephemeral.stream`), and so do device list changes (the changed users
+and their rooms). A waiting sync registers one waiter in the wait set
 of its user and of each room it is joined to; an update resolves the waiters of its keys only, so a
 message wakes the members of its room and nobody else.
 
@@ -52,6 +53,7 @@ def _moved(last: SyncToken, after: SyncToken) -> bool:
         or last.typing > after.typing
         or last.receipts > after.receipts
         or last.presence > after.presence
+        or last.device_lists > after.device_lists
     )
 
 
@@ -164,6 +166,12 @@ class Notifier:
     ) -> None:
         """A user's presence changed: their rooms and themselves."""
         self._on_ephemeral(SyncToken(presence=position), room_ids, user_ids)
+
+    def on_device_lists(
+        self, position: int, room_ids: Collection[str], user_ids: Collection[str]
+    ) -> None:
+        """Device lists of ``user_ids`` changed: their rooms and themselves."""
+        self._on_ephemeral(SyncToken(device_lists=position), room_ids, user_ids)
 
     # ---- consumers ------------------------------------------------------------------
 

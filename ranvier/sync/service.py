@@ -27,9 +27,11 @@ room with only ephemeral news is sent with an empty timeline. Presence also cove
 has not seen whom yet: the members of rooms the user joined in the range, and users
 whose joins the response carries. A sync counts as the
 user being connected for presence (``set_presence``, :meth:`PresenceService.user_syncing
-<ranvier.ephemeral.presence.PresenceService.user_syncing>`). Device lists and one-time
-key counts are not built yet; their sections are present and empty
-(``device_one_time_keys_count`` reports 0 keys).
+<ranvier.ephemeral.presence.PresenceService.user_syncing>`). ``device_lists``,
+``device_one_time_keys_count`` and ``device_unused_fallback_key_types`` come from
+:class:`ranvier.e2ee.device_lists.DeviceLists` when one is given (client-server-api
+"Extensions to /sync" of "End-to-End Encryption"); ``changed``/``left`` only in
+incremental syncs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from dataclasses import replace
 
 from ranvier.bus import Bus
 from ranvier.core.events import JsonDict
+from ranvier.e2ee.device_lists import DeviceLists
 from ranvier.ephemeral.sync_sections import EphemeralPositions, EphemeralStreams
 from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.outputs import ROOM_EVENTS
@@ -90,6 +93,7 @@ class SyncService:
         notifier: Notifier,
         bus: Bus,
         ephemeral: EphemeralStreams | None = None,
+        device_lists: DeviceLists | None = None,
     ) -> None:
         self.store = SyncStore(storage)
         self.account_data = account_data
@@ -106,6 +110,7 @@ class SyncService:
         if ephemeral is not None:
             ephemeral.connect(notifier.on_typing, notifier.on_receipts, notifier.on_presence)
         self._start_lock = asyncio.Lock()
+        self.device_lists = device_lists
 
     async def _to_device_listener(self, user_ids: list[str], position: int) -> None:
         self.notifier.on_to_device(user_ids, position)
@@ -126,6 +131,9 @@ class SyncService:
                         eph.typing,
                         eph.receipts,
                         eph.presence,
+                        0
+                        if self.device_lists is None
+                        else await self.device_lists.current_position(),
                     )
                 )
 
@@ -276,16 +284,33 @@ class SyncService:
             "presence": {"events": presence},
             "account_data": {"events": account_data.global_events},
             "to_device": {"events": to_device},
-            "device_lists": {"changed": [], "left": []},
-            "device_one_time_keys_count": {"signed_curve25519": 0},
         }
+        lists = await self._add_e2ee(req, body)
         empty = (
-            not to_device
+            not lists
+            and not to_device
             and not account_data.global_events
             and not any(rooms.values())
             and not presence
         )
         return body, joined, empty
+
+    async def _add_e2ee(self, req: SyncRequest, body: JsonDict) -> bool:
+        """Add the end-to-end encryption sections; return whether a device list changed."""
+        body["device_lists"] = {"changed": [], "left": []}
+        body["device_one_time_keys_count"] = {"signed_curve25519": 0}
+        if self.device_lists is None:
+            return False
+        if req.device_id is not None:
+            body.update(await self.device_lists.key_counts(req.user_id, req.device_id))
+        if req.since is None:
+            return False
+        s, u = req.since, req.upto
+        changes = await self.device_lists.changes(
+            req.user_id, s.device_lists, u.device_lists, s.events, u.events
+        )
+        body["device_lists"] = changes.to_json()
+        return bool(changes.changed or changes.left)
 
     async def _add_ephemeral(
         self,

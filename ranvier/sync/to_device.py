@@ -15,8 +15,9 @@ A sync for a device reads the rows after its token's ``to_device`` position, old
 first, at most :data:`MAX_PER_SYNC` ("100 messages is recommended"), and returns the
 position of the last one in ``next_batch``. When the client then syncs with that token,
 the rows at or before it have been delivered and :meth:`ToDeviceStore.acknowledge`
-deletes them. Messages for users of other servers need federation and are dropped for
-now.
+deletes them. Messages for users of other servers go to the ``remote`` sink of
+:meth:`ToDeviceStore.send` (the federation sender, :mod:`ranvier.e2ee.federation_out`),
+once per transaction id.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from ranvier.users.devices import DeviceStore
 MAX_PER_SYNC = 100
 TXN_RETENTION_MS = 24 * 3600 * 1000
 """How long a sending device's transaction ids are remembered."""
+
+RemoteSink = Callable[[Mapping[str, Mapping[str, Any]]], Awaitable[None]]
+"""``await sink(messages)``: the messages of a new transaction for remote users."""
 
 ToDeviceListener = Callable[[list[str], int], Awaitable[None]]
 """``await listener(recipient_user_ids, position)`` after a committed send."""
@@ -84,11 +88,15 @@ class ToDeviceStore:
         event_type: str,
         messages: Mapping[str, Mapping[str, Any]],
         is_local: Callable[[str], bool],
+        remote: RemoteSink | None = None,
     ) -> int | None:
         """Store the messages; return the stream position, or None for a repeated
-        transaction id or when no local device receives anything."""
+        transaction id or when no local device receives anything. When the
+        transaction id is new, ``remote`` (if given) is then awaited with the messages
+        for users of other servers (federation sends them)."""
         rows = await self._recipients(messages, is_local)
         now = int(time.time() * 1000)
+        position: int | None = None
         async with self.db.transaction() as conn:
             await conn.execute(
                 "DELETE FROM to_device_txns WHERE user_id = $1 AND device_id = $2"
@@ -105,22 +113,29 @@ class ToDeviceStore:
                 txn_id,
                 now,
             )
-            if inserted is None or not rows:
+            if inserted is None:
                 return None
-            row = await conn.fetchone(
-                "UPDATE sync_stream_positions SET position = position + 1"
-                " WHERE stream = 'to_device' RETURNING position"
-            )
-            assert row is not None
-            position = int(row[0])
-            await conn.executemany(
-                "INSERT INTO to_device_inbox (user_id, device_id, stream_id, sender,"
-                " event_type, content) VALUES ($1, $2, $3, $4, $5, $6)",
-                [
-                    (user_id, device_id, position, sender, event_type, orjson.dumps(c).decode())
-                    for user_id, device_id, c in rows
-                ],
-            )
+            if rows:
+                row = await conn.fetchone(
+                    "UPDATE sync_stream_positions SET position = position + 1"
+                    " WHERE stream = 'to_device' RETURNING position"
+                )
+                assert row is not None
+                position = int(row[0])
+                await conn.executemany(
+                    "INSERT INTO to_device_inbox (user_id, device_id, stream_id, sender,"
+                    " event_type, content) VALUES ($1, $2, $3, $4, $5, $6)",
+                    [
+                        (user_id, device_id, position, sender, event_type, orjson.dumps(c).decode())
+                        for user_id, device_id, c in rows
+                    ],
+                )
+        if remote is not None:
+            others = {u: m for u, m in messages.items() if not is_local(u)}
+            if others:
+                await remote(others)
+        if position is None:
+            return None
         users = sorted({r[0] for r in rows})
         for listener in self._listeners:
             await listener(users, position)

@@ -1,13 +1,14 @@
 """Sync and pagination tokens (client-server-api "Syncing", "Pagination").
 
 A :class:`SyncToken` is a point in every stream ``/sync`` reads, written as an opaque
-string ``s<events>_<account_data>_<to_device>_<typing>_<receipts>_<presence>``: the
+string ``s<events>_<account_data>_<to_device>_<typing>_<receipts>_<presence>_<device_lists>``: the
 ``events`` stream is the rooms' global stream ordering
 (:mod:`ranvier.rooms.event_store`), ``account_data`` the position of
 :class:`ranvier.users.account_data.AccountDataStore`, ``to_device`` that of
 :class:`ranvier.sync.to_device.ToDeviceStore`, and the last three those of the
 ephemeral streams (:mod:`ranvier.ephemeral`: typing in memory, receipts and presence
-stored). A stream added later is appended; a
+stored), ``device_lists`` that of :class:`ranvier.e2ee.device_list_stream.DeviceListStream`.
+A stream added later is appended; a
 token with fewer fields reads the missing ones as 0 (the new stream is then sent from
 its beginning, which is always correct).
 
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from ranvier.http.types import MatrixError
 
 _MAX = 2**63 - 1
-_FIELDS = 6
+_FIELDS = 7
 
 
 class InvalidToken(ValueError):
@@ -51,11 +52,12 @@ class SyncToken:
     typing: int = 0
     receipts: int = 0
     presence: int = 0
+    device_lists: int = 0
 
     def __str__(self) -> str:
         return (
             f"s{self.events}_{self.account_data}_{self.to_device}"
-            f"_{self.typing}_{self.receipts}_{self.presence}"
+            f"_{self.typing}_{self.receipts}_{self.presence}_{self.device_lists}"
         )
 
     @classmethod
@@ -78,6 +80,7 @@ class SyncToken:
             max(self.typing, other.typing),
             max(self.receipts, other.receipts),
             max(self.presence, other.presence),
+            max(self.device_lists, other.device_lists),
         )
 
     def with_events(self, events: int) -> SyncToken:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,10 @@ from ranvier.users.tokens import IssuedTokens, TokenStore, new_device_id
 from ranvier.users.uia import StageChecker, StageFailed, UiaSession
 
 DEFAULT_ACCESS_TOKEN_LIFETIME_MS = 5 * 60 * 1000
+
+DeviceListener = Callable[[str, list[str], str], Awaitable[None]]
+"""``await listener(user_id, device_ids, change)`` with ``change`` one of
+``"created"``, ``"renamed"``, ``"deleted"``."""
 """Lifetime of access tokens issued to clients that support refresh tokens."""
 
 
@@ -84,6 +89,9 @@ class AccountService:
         self.sso_enabled = False
         """Set by the composition root when an SSO provider is configured: then
         re-authentication may also use ``m.login.sso``."""
+        self.device_listeners: list[DeviceListener] = []
+        """Told after a device was created, renamed or deleted (the end-to-end
+        encryption component tracks device lists with it)."""
 
     async def _dummy_hash(self) -> str:
         """A hash at the configured cost, checked when the user does not exist so a
@@ -161,7 +169,13 @@ class AccountService:
             )
         if not created:
             self.tokens.evict(user_id, [device_id])
+        else:
+            await self._tell_devices(user_id, [device_id], "created")
         return Session(user_id, device_id, issued)
+
+    async def _tell_devices(self, user_id: str, device_ids: list[str], change: str) -> None:
+        for listener in list(self.device_listeners):
+            await listener(user_id, device_ids, change)
 
     # -- login ---------------------------------------------------------------------------
 
@@ -315,6 +329,14 @@ class AccountService:
             await self.tokens.revoke_devices_in(conn, user_id, device_ids)
             await self.devices.delete_in(conn, user_id, device_ids)
         self.tokens.evict(user_id, device_ids)
+        await self._tell_devices(user_id, device_ids, "deleted")
+
+    async def rename_device(self, user_id: str, device_id: str, name: str | None) -> bool:
+        """Set a device's display name; False if it does not exist."""
+        if not await self.devices.set_display_name(user_id, device_id, name):
+            return False
+        await self._tell_devices(user_id, [device_id], "renamed")
+        return True
 
     async def list_devices(self, user_id: str) -> list[Device]:
         """All devices of a user."""

@@ -111,7 +111,7 @@ async def test_use_state_after(client: Client) -> None:
 
 async def test_sync_errors(client: Client) -> None:
     alice, a_tok = await register(client, "alice")
-    for bad in ("garbage", "s1_x_3", "s1_2_3_4_5_6_7", "s-1"):
+    for bad in ("garbage", "s1_x_3", "s1_2_3_4_5_6_7_8", "s-1"):
         body = await sync(client, a_tok, expect=400, since=bad)
         assert body["errcode"] == "M_INVALID_PARAM"
     status, body = await client.request(

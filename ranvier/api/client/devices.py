@@ -56,7 +56,7 @@ class DevicesApi:
             if await self.accounts.devices.get(requester.user_id, device_id) is None:
                 raise MatrixError(404, "M_NOT_FOUND", "Unknown device")
             return json_response({})
-        if not await self.accounts.devices.set_display_name(requester.user_id, device_id, name):
+        if not await self.accounts.rename_device(requester.user_id, device_id, name):
             raise MatrixError(404, "M_NOT_FOUND", "Unknown device")
         return json_response({})
 

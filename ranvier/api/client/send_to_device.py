@@ -4,15 +4,18 @@ messaging", to_device.yaml).
 The body's ``messages`` maps user ids to device ids (or ``*``) to contents; it must be
 an object of objects (400 ``M_BAD_JSON``). The request is idempotent per sending device
 and transaction id (:class:`ranvier.sync.to_device.ToDeviceStore`). Messages for users
-of other servers need federation and are dropped for now.
+of other servers go out as ``m.direct_to_device`` EDUs
+(:class:`ranvier.e2ee.federation_out.ToDeviceSender`), once per transaction id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef
+from ranvier.e2ee.federation_out import ToDeviceSender
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.sync.to_device import ToDeviceStore
@@ -21,9 +24,15 @@ from ranvier.sync.to_device import ToDeviceStore
 class SendToDeviceApi:
     """Serves send-to-device."""
 
-    def __init__(self, store: ToDeviceStore, is_local: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        store: ToDeviceStore,
+        is_local: Callable[[str], bool],
+        remote: ToDeviceSender | None = None,
+    ) -> None:
         self.store = store
         self.is_local = is_local
+        self.remote = remote
 
     async def send(self, request: Request) -> Response:
         """``PUT /sendToDevice/{eventType}/{txnId}``."""
@@ -39,13 +48,23 @@ class SendToDeviceApi:
                 raise MatrixError(
                     400, "M_BAD_JSON", f"messages[{user_id!r}] must map device IDs to objects"
                 )
+        txn_id, event_type = request.path_params["txnId"], request.path_params["eventType"]
+        remote = self.remote
+
+        async def send_remote(others: Mapping[str, Mapping[str, Any]]) -> None:
+            if remote is not None:
+                await remote.send(
+                    requester.user_id, requester.device_id, txn_id, event_type, others
+                )
+
         await self.store.send(
             requester.user_id,
             requester.device_id,
-            request.path_params["txnId"],
-            request.path_params["eventType"],
+            txn_id,
+            event_type,
             messages,
             self.is_local,
+            send_remote,
         )
         return json_response({})
 

@@ -3,10 +3,11 @@ Management", user_devices.yaml).
 
 The user must be local (400 ``M_INVALID_PARAM`` otherwise). The spec requires every
 listed device to carry its identity ``keys``, so only devices with uploaded keys are
-listed; the keys come from a :class:`DeviceKeysSource` (the end-to-end encryption
-component). Until that exists no device has keys, the list is empty and ``stream_id``
-is 0. Device display names are not shared over federation (the privacy default of
-other servers too).
+listed; the keys, the ``stream_id`` (the user's latest position of the device list
+stream, which the ``m.device_list_update`` EDUs continue from) and the user's
+``master_key`` / ``self_signing_key`` come from a :class:`DeviceKeysSource` (the
+end-to-end encryption component, :class:`ranvier.e2ee.keys.E2eKeys`). Device display
+names are not shared over federation (the privacy default of other servers too).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ class DeviceKeysSource(Protocol):
 
     async def device_keys(self, user_id: str) -> tuple[int, dict[str, dict[str, Any]]]:
         """``(stream_id, {device_id: signed device keys})`` of a local user."""
+        ...
+
+    async def cross_signing_keys(self, user_id: str) -> dict[str, dict[str, Any]]:
+        """``{"master": key, "self_signing": key}`` as other servers may see them."""
         ...
 
 
@@ -50,13 +55,19 @@ class FederationDevicesApi:
             raise MatrixError(400, "M_INVALID_PARAM", "User is not hosted on this homeserver")
         stream_id = 0
         devices: list[dict[str, Any]] = []
+        body: dict[str, Any] = {"user_id": user_id}
         if self.keys is not None:
+            cross = await self.keys.cross_signing_keys(user_id)
+            for key_type in ("master", "self_signing"):
+                if key_type in cross:
+                    body[f"{key_type}_key"] = cross[key_type]
             stream_id, keys = await self.keys.device_keys(user_id)
             for device in await self.accounts.list_devices(user_id):
                 device_keys = keys.get(device.device_id)
                 if device_keys:
                     devices.append({"device_id": device.device_id, "keys": device_keys})
-        return json_response({"user_id": user_id, "stream_id": stream_id, "devices": devices})
+        body.update(stream_id=stream_id, devices=devices)
+        return json_response(body)
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""

@@ -19,6 +19,11 @@ nothing of the user yet but the update builds on earlier ones. Then the update i
 still applied, the user is marked for resynchronisation and a background task asks the
 origin for the whole list (``GET /user/devices/{userId}``), replacing what is stored
 with it and its ``stream_id``. At most one resynchronisation per user runs at a time.
+
+Every applied change is told to the :attr:`DeviceListEdus.listeners` as ``(user_id,
+device_id)`` pairs (``""`` for the cross-signing keys and a whole resynchronised
+list): the end-to-end encryption component records them in its device list stream,
+so local users' syncs report the remote user in ``device_lists.changed``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ranvier.core.events import JsonDict
@@ -37,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 DEVICE_LIST_UPDATE = "m.device_list_update"
 SIGNING_KEY_UPDATE = "m.signing_key_update"
+
+
+ChangeListener = Callable[[list[tuple[str, str]]], Awaitable[None]]
+"""``await listener([(user_id, device_id), ...])`` after a remote change was stored."""
 
 
 def _int(value: Any) -> int | None:
@@ -52,6 +62,11 @@ class DeviceListEdus:
         self._resyncing: dict[str, asyncio.Task[bool]] = {}
         self.resyncs = 0
         """Completed resynchronisations (tests)."""
+        self.listeners: list[ChangeListener] = []
+
+    async def _tell(self, changes: list[tuple[str, str]]) -> None:
+        for listener in list(self.listeners):
+            await listener(changes)
 
     async def on_device_list_update(self, origin: str, content: JsonDict) -> None:
         """Handle one ``m.device_list_update`` from ``origin``."""
@@ -67,7 +82,7 @@ class DeviceListEdus:
         name = content.get("device_display_name")
         state = await self.store.stream_state(user_id)
         missed = bool(prev) and (state is None or (state[0] not in prev and state[0] < max(prev)))
-        await self.store.apply_update(
+        applied = await self.store.apply_update(
             user_id,
             device_id,
             stream_id,
@@ -76,6 +91,8 @@ class DeviceListEdus:
             content.get("deleted") is True,
             needs_resync=missed,
         )
+        if applied:
+            await self._tell([(user_id, device_id)])
         if missed:
             self._resync_later(origin, user_id)
 
@@ -84,10 +101,14 @@ class DeviceListEdus:
         user_id = content.get("user_id")
         if not isinstance(user_id, str) or server_of(user_id) != origin:
             return
+        stored = False
         for field, key_type in (("master_key", "master"), ("self_signing_key", "self_signing")):
             key = content.get(field)
             if isinstance(key, dict) and key.get("user_id") == user_id:
                 await self.store.put_cross_signing_key(user_id, key_type, key)
+                stored = True
+        if stored:
+            await self._tell([(user_id, "")])
 
     def _resync_later(self, origin: str, user_id: str) -> None:
         running = self._resyncing.get(user_id)
@@ -131,6 +152,7 @@ class DeviceListEdus:
             if isinstance(key, dict):
                 await self.on_signing_key_update(origin, {"user_id": user_id, field: key})
         self.resyncs += 1
+        await self._tell([(user_id, "")])
         return True
 
     async def stop(self) -> None:
