@@ -178,8 +178,9 @@ class RoomFilter:
 
     @property
     def timeline_limit(self) -> int:
-        """How many timeline events per room."""
-        return self.timeline.limit or DEFAULT_TIMELINE_LIMIT
+        """How many timeline events per room (0: none, only state and the rest)."""
+        limit = self.timeline.limit
+        return DEFAULT_TIMELINE_LIMIT if limit is None else limit
 
 
 @dataclass(frozen=True, slots=True)

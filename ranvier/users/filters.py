@@ -2,8 +2,11 @@
 sync_filter.yaml, room_event_filter.yaml, event_filter.yaml).
 
 :func:`validate_filter` checks the shape of an uploaded filter against the spec's
-schema (types of every known key, ``event_format`` enum, ``limit`` a positive
-integer) and raises 400 ``M_BAD_JSON`` naming the offending path. Unknown keys are
+schema (types of every known key, ``event_format`` enum, ``limit`` an integer) and
+raises 400 ``M_BAD_JSON`` naming the offending path. ``limit`` may be 0 although
+event_filter.yaml says "greater than 0": clients ask for ``timeline.limit: 0`` to sync
+state without events, Synapse serves it, and the meaning (no events) is clear; negative
+limits are refused. Unknown keys are
 kept, as the schema allows additional properties. Filters are stored per user with
 small increasing decimal IDs; uploading the same filter twice returns the same ID
 (clients upload their filter on every start).
@@ -44,8 +47,8 @@ def _check_event_filter(obj: Any, path: str) -> None:
         raise _bad(path.rstrip("."), "an object")
     if "limit" in obj:
         limit = obj["limit"]
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise _bad(f"{path}limit", "a positive integer")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise _bad(f"{path}limit", "a non-negative integer")
     for key in _EVENT_FILTER_LISTS:
         _check_string_list(obj, key, path)
 

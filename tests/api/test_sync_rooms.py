@@ -157,6 +157,26 @@ async def test_newly_joined_room_is_limited_unless_it_starts_at_creation(client:
     assert first["timeline"]["limited"] is False
 
 
+async def test_timeline_limit_zero_syncs_state_only(client: Client) -> None:
+    """``timeline.limit: 0`` (accepted, see ranvier.users.filters): no events, the
+    state the filter asks for, and a gap to paginate into."""
+    _, a_tok = await register(client, "alice")
+    room = await create_room(client, a_tok)
+    await send(client, a_tok, room, "hidden by the limit")
+    flt = {"room": {"state": {"types": ["m.room.member"]}, "timeline": {"limit": 0}}}
+    r = (await sync(client, a_tok, filter=flt))["rooms"]["join"][room]
+    assert r["timeline"]["events"] == [] and r["timeline"]["limited"] is True
+    assert [e["type"] for e in r["state"]["events"]] == ["m.room.member"]
+    page = await messages(
+        client, a_tok, room, dir="b", limit=1, **{"from": r["timeline"]["prev_batch"]}
+    )
+    assert page["chunk"][0]["content"]["body"] == "hidden by the limit"
+    status, body = await client.request(
+        "GET", "/_matrix/client/v3/sync?filter=" + '{"room":{"timeline":{"limit":-1}}}', token=a_tok
+    )
+    assert (status, body["errcode"]) == (400, "M_BAD_JSON")
+
+
 async def test_account_data_global_and_per_room(client: Client) -> None:
     alice, a_tok = await register(client, "alice")
     room = await create_room(client, a_tok)

@@ -136,7 +136,7 @@ def test_event_fields_paths_and_projection() -> None:
 
 def test_room_event_filter_param_errors() -> None:
     assert parse_room_event_filter_param(None) == RoomEventFilter()
-    for bad, code in (("{", "M_NOT_JSON"), ("[1]", "M_BAD_JSON"), ('{"limit": 0}', "M_BAD_JSON")):
+    for bad, code in (("{", "M_NOT_JSON"), ("[1]", "M_BAD_JSON"), ('{"limit": -1}', "M_BAD_JSON")):
         with pytest.raises(MatrixError) as exc:
             parse_room_event_filter_param(bad)
         assert exc.value.errcode == code

@@ -156,7 +156,7 @@ async def test_filters_dedupe_and_ids(database: Database) -> None:
         [],
         {"event_format": "xml"},
         {"event_fields": "content.body"},
-        {"presence": {"limit": 0}},
+        {"presence": {"limit": -1}},
         {"presence": {"limit": True}},
         {"presence": {"senders": [1]}},
         {"room": []},
