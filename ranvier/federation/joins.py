@@ -25,12 +25,13 @@ that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_even
 ``send_join``, then check every returned event (format, signatures, content hash,
 auth against its own auth events) and store the auth chain and state as outliers, the
 state as the room's first snapshot, and the join as the first event of the room's
-timeline with that state before it. A room version this server does not implement
-(named by ``make_join``, by the resident's 400 ``M_INCOMPATIBLE_ROOM_VERSION``, or by
-the returned create event) fails the join with 400 ``M_INCOMPATIBLE_ROOM_VERSION``
-before anything is stored, counted as ``unknown_room_version``. The join is published
-on the bus like any event (so sync shows the room); later events arrive through
-``/send``.
+timeline with that state before it. This server always asks for the whole state (no
+``omit_members``) and refuses an answer with ``members_omitted: true``. A room version
+this server does not implement (named by ``make_join``, by the resident's 400
+``M_INCOMPATIBLE_ROOM_VERSION``, or by the returned create event) fails the join with
+400 ``M_INCOMPATIBLE_ROOM_VERSION`` before anything is stored, counted as
+``unknown_room_version``. The join is published on the bus like any event (so sync
+shows the room); later events arrive through ``/send``.
 """
 
 from __future__ import annotations
@@ -284,6 +285,10 @@ class RemoteJoiner:
         )
         if not isinstance(answer, dict):
             raise ValueError("send_join answered no object")
+        if answer.get("members_omitted") is True:
+            # Never asked for (no omit_members): partial state stored as the room's
+            # whole state would lose its members.
+            raise ValueError("send_join omitted members though asked for the whole state")
         if isinstance(answer.get("event"), dict):
             signed = answer["event"]
         return await self._store_join(server, room_id, rv, signed, answer)

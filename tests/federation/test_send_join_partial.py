@@ -20,6 +20,7 @@ from ranvier.core.hashes import compute_event_id
 from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, get_room_version
 from ranvier.core.signing import sign_event
 from ranvier.federation.client import RemoteError, path_segment
+from ranvier.http.types import MatrixError
 from tests.federation.peers import Peer, start_peer
 
 V1 = "/_matrix/federation/v1"
@@ -140,3 +141,36 @@ async def test_send_join_with_and_without_omit_members(three: tuple[Peer, Peer, 
     room = await a.hs.room_storage.events.get_room(unnamed)
     assert room is not None
     assert await a.hs.room_storage.events.membership_of(room.nid, dave) is None
+
+
+async def test_own_joins_ask_for_the_whole_state(
+    three: tuple[Peer, Peer, Peer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ranvier's own joins never send ``omit_members`` and refuse an answer that
+    omitted members anyway (it would store a partial state as the room's state)."""
+    a, b, _ = three
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    await b.hs.accounts.create_account(bob, "pw")
+    room_id = await a.hs.rooms.create_room(alice, preset="public_chat", name="Whole")
+    fed = a.hs.federation_rooms
+    assert fed is not None
+    original = fed.resident.send_join
+    asked: list[bool] = []
+
+    async def spy(*args: Any, omit_members: bool = False) -> Any:
+        asked.append(omit_members)
+        return await original(*args, omit_members=omit_members)
+
+    monkeypatch.setattr(fed.resident, "send_join", spy)
+    await b.hs.membership.join(room_id, bob, servers=[a.name])
+    assert asked == [False]
+
+    async def partial(*args: Any, omit_members: bool = False) -> Any:
+        return await original(*args, omit_members=True)
+
+    monkeypatch.setattr(fed.resident, "send_join", partial)
+    other = await a.hs.rooms.create_room(alice, preset="public_chat", name="Other")
+    with pytest.raises(MatrixError):
+        await b.hs.membership.join(other, bob, servers=[a.name])
+    assert await b.hs.room_storage.events.get_room(other) is None
