@@ -342,8 +342,13 @@ class RoomService:
 
     async def reader_state(self, room: RoomInfo, user_id: str) -> Snapshot:
         """The state ``user_id`` may read: current if joined or world-readable, the state
-        when they left if they left or were banned (unless they forgot the room:
-        :mod:`ranvier.rooms.forgotten`); else 403 ``M_FORBIDDEN``."""
+        when they left if their membership is ``leave`` (unless they forgot the room:
+        :mod:`ranvier.rooms.forgotten`); else 403 ``M_FORBIDDEN``.
+
+        room_state.yaml: "If the user has left the room then the state is taken from
+        the state of the room when they left"; a banned user's membership is ``ban``,
+        not ``leave``, and they are refused (as Synapse does): the room's state is
+        no longer theirs to read."""
         current = await self.storage.current_state(room.nid)
         member = await self.storage.state_event(current, "m.room.member", user_id)
         membership = member.membership if member is not None else None
@@ -352,7 +357,7 @@ class RoomService:
         hv = await self.storage.state_event(current, "m.room.history_visibility", "")
         if visibility_of(hv.content if hv else None) == "world_readable":
             return current
-        if member is not None and membership in ("leave", "ban"):
+        if member is not None and membership == "leave":
             if await ForgottenStore(self.storage.db).is_forgotten(user_id, room.nid):
                 raise MatrixError(403, "M_FORBIDDEN", "You have forgotten this room")
             stored = await self.events.get_by_id(member.event_id)

@@ -53,6 +53,9 @@ async def test_forget(hs: Hs) -> None:  # noqa: F811
     await hs.ok("POST", f"{V3}/rooms/{room}/invite", {"user_id": bob}, token=a)
     assert await hs.err("POST", f"{V3}/rooms/{room}/forget", {}, token=b) == (400, "M_UNKNOWN")
     await hs.ok("POST", f"{V3}/rooms/{room}/ban", {"user_id": bob}, token=a)
+    # Banned is not "left": the room's state is refused (room_state.yaml, as Synapse).
+    status, _ = await hs.request("GET", f"{V3}/rooms/{room}/state/m.room.name", token=b)
+    assert status == 403
     await hs.ok("POST", f"{V3}/rooms/{room}/forget", {}, token=b)
     assert await forgotten.forgotten_room_ids(bob) == {room}
 
