@@ -22,7 +22,8 @@ other failure); a malformed answer is 502. A server the room's ACL denies is not
 
 *Being invited* (:class:`InviteReceiver`). The request must name a supported room
 version (400 ``M_INCOMPATIBLE_ROOM_VERSION``, counted as ``unknown_room_version`` by
-:mod:`~ranvier.federation.metrics`; nothing is recorded) and carry an invite event that is well
+:mod:`~ranvier.federation.metrics`; nothing is recorded; the same when the room state's
+create event names an unknown version) and carry an invite event that is well
 formed, signed by the sender's server, with an intact content hash, the id in the path,
 ``m.room.member`` with membership ``invite``, a sender of the asking server, and a local
 user as state key (400 ``M_INVALID_PARAM`` otherwise). If this server is in the room,
@@ -41,14 +42,19 @@ from typing import Any
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.core.redaction import redact
-from ranvier.core.room_versions import UnknownRoomVersion, get_room_version
+from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, UnknownRoomVersion, get_room_version
 from ranvier.core.signing import SignatureError, SigningKey, sign_event
 from ranvier.federation.client import FederationClient, RemoteError, Unreachable, path_segment
 from ranvier.federation.keyring import Keyring
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
 from ranvier.federation.room_data import RoomData
-from ranvier.federation.stripped import BadRoomState, check_room_state, room_state_pdus
+from ranvier.federation.stripped import (
+    BadRoomState,
+    CreateVersionMismatch,
+    check_room_state,
+    room_state_pdus,
+)
 from ranvier.http.types import MatrixError
 from ranvier.rooms.event_store import RoomInfo
 from ranvier.rooms.remote import PduDropped, RemoteInput, strip_unsigned
@@ -145,6 +151,16 @@ class InviteReceiver:
         self.on_reject: RejectHook = ignore_rejection
         """Counts refusals (:mod:`~ranvier.federation.metrics`)."""
 
+    def _incompatible(self, version: str) -> MatrixError:
+        """Count an invite to a room of an unknown version; its 400."""
+        self.on_reject("unknown_room_version")
+        return MatrixError(
+            400,
+            "M_INCOMPATIBLE_ROOM_VERSION",
+            "This server does not support the room's version",
+            room_version=version,
+        )
+
     async def receive(self, origin: str, room_id: str, event_id: str, body: Any) -> JsonDict:
         """Check, sign and (when not in the room) record an invite; the answer body."""
         if not isinstance(body, dict):
@@ -155,13 +171,7 @@ class InviteReceiver:
         try:
             rv = get_room_version(version)
         except UnknownRoomVersion:
-            self.on_reject("unknown_room_version")
-            raise MatrixError(
-                400,
-                "M_INCOMPATIBLE_ROOM_VERSION",
-                "This server does not support the room's version",
-                room_version=version,
-            ) from None
+            raise self._incompatible(version) from None
         pdu = body.get("event")
         if not isinstance(pdu, dict):
             raise MatrixError(400, "M_MISSING_PARAM", "event is required")
@@ -179,7 +189,10 @@ class InviteReceiver:
             raise _invalid("The sender is not a user of the asking server")
         if _server(event.state_key) != self.server_name:
             raise _invalid("The invitee is not a user of this server")
-        room = await self.remote.events.get_room(room_id)
+        try:
+            room = await self.remote.events.get_room(room_id)
+        except UnknownRoomVersion as exc:
+            raise self._incompatible(exc.identifier) from None
         joined = room is not None and await self.remote.is_joined(room)
         if room is not None and joined and not await self.data.acl_allows(room, origin):
             raise MatrixError(403, "M_FORBIDDEN", "Server is banned by the room's ACL")
@@ -187,6 +200,10 @@ class InviteReceiver:
             state = await check_room_state(
                 body.get("invite_room_state"), rv, room_id, self.remote.verify
             )
+        except CreateVersionMismatch as exc:
+            if exc.room_version is not None and exc.room_version not in KNOWN_ROOM_VERSIONS:
+                raise self._incompatible(exc.room_version) from None
+            raise _invalid(str(exc)) from None
         except BadRoomState as exc:
             raise _invalid(str(exc)) from None
         signed = sign_event(pdu, self.server_name, self.signing_key, rv)

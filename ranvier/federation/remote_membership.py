@@ -21,7 +21,9 @@ tries candidate servers in order:
 * :meth:`RemoteMembership.knock` knocks on a room this server is not in, through the
   client's ``via`` servers and the room id's server. The answered ``knock_room_state`` is
   checked (:func:`~ranvier.federation.stripped.check_room_state`) and recorded with the
-  knock, for ``rooms.knock`` in ``/sync``.
+  knock, for ``rooms.knock`` in ``/sync`` (the knock stands once the resident accepted
+  it; a state whose create event names an unknown room version is dropped and
+  counted).
 
 Servers the room's ACL (as far as this server knows it) denies are not asked.
 
@@ -59,7 +61,7 @@ from ranvier.core.signing import SigningKey, sign_event
 from ranvier.federation.client import FederationClient, FederationError, RemoteError, path_segment
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
-from ranvier.federation.stripped import BadRoomState, check_room_state
+from ranvier.federation.stripped import BadRoomState, CreateVersionMismatch, check_room_state
 from ranvier.http.types import MatrixError
 from ranvier.rooms.remote import PduDropped, SignatureCheck
 
@@ -265,6 +267,11 @@ class RemoteMembership:
         items = answer.get("knock_room_state") if isinstance(answer, dict) else None
         try:
             state = await check_room_state(items, rv, room_id, self.verify)
+        except CreateVersionMismatch as exc:
+            if exc.room_version not in KNOWN_ROOM_VERSIONS:
+                self.on_reject("unknown_room_version")
+            logger.info("knock_room_state of %s dropped: %s", room_id, exc)
+            state = []
         except (BadRoomState, PduDropped) as exc:
             logger.info("knock_room_state of %s dropped: %s", room_id, exc)
             state = []

@@ -18,7 +18,10 @@ servers SHOULD reject a bad list in room version 12 (and other room versions who
 id comes from the create event) and MAY in older ones, where servers predating v1.16
 still send plain stripped events: so in those rooms bad or plain entries are kept as
 stripped events when they have the four stripped fields, and dropped otherwise, and the
-create event is not required. The result is the stripped form clients see.
+create event is not required. A well-formed, signed create event naming another room
+version than the invite's or knock's is refused in every room version
+(:class:`CreateVersionMismatch`: the answer contradicts itself). The result is the
+stripped form clients see.
 """
 
 from __future__ import annotations
@@ -37,6 +40,15 @@ from ranvier.sync.invites import STRIPPED_STATE_TYPES, stripped
 
 class BadRoomState(ValueError):
     """The invite or knock room state is unacceptable (400 ``M_INVALID_PARAM``)."""
+
+
+class CreateVersionMismatch(BadRoomState):
+    """The room state's create event names another room version than the one the
+    invite or knock is for (``room_version``: the one it names, when a string)."""
+
+    def __init__(self, room_version: str | None) -> None:
+        super().__init__(f"the create event is for room version {room_version!r}")
+        self.room_version = room_version
 
 
 async def room_state_pdus(
@@ -97,7 +109,11 @@ async def check_room_state(
                 out.append(plain)
                 has_create = has_create or plain["type"] == "m.room.create"
             continue
-        has_create = has_create or (event.type == "m.room.create" and event.state_key == "")
+        if event.type == "m.room.create" and event.state_key == "":
+            created_as = event.content.get("room_version", "1")
+            if created_as != rv.identifier:
+                raise CreateVersionMismatch(created_as if isinstance(created_as, str) else None)
+            has_create = True
         out.append(stripped(event))
     if strict and not has_create:
         raise BadRoomState("room state lacks the m.room.create event")

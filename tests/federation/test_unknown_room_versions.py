@@ -57,6 +57,23 @@ def _patch_make(monkeypatch: pytest.MonkeyPatch, peer: Peer, answer: Callable[[A
     monkeypatch.setattr(resident, "make_membership", patched)
 
 
+def _fake_create(peer: Peer, room_id: str, creator: str) -> dict[str, Any]:
+    """A well-formed v10 create event of ``room_id``, signed by ``peer``, naming the
+    unknown room version."""
+    return build_event(
+        room_version=get_room_version("10"),
+        room_id=room_id,
+        sender=creator,
+        event_type="m.room.create",
+        content={"creator": creator, "room_version": UNKNOWN},
+        state_key="",
+        prev_events=[],
+        auth_events=[],
+        origin=peer.name,
+        signing_key=peer.key,
+    ).pdu
+
+
 @pytest.fixture
 async def two(tmp_path: Path, peers: list[Peer]) -> tuple[Peer, Peer]:
     return await start_two(tmp_path, peers)
@@ -111,25 +128,13 @@ async def test_send_join_answer_with_unknown_create_version(
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     room_id = await a.hs.rooms.create_room(alice, preset="public_chat", room_version="10")
-    rv = get_room_version("10")
     resident = _resident(a)
     original = resident.send_join
 
     async def patched(*args: Any, **kwargs: Any) -> Any:
         answer = await original(*args, **kwargs)
-        fake = build_event(
-            room_version=rv,
-            room_id=room_id,
-            sender=alice,
-            event_type="m.room.create",
-            content={"creator": alice, "room_version": UNKNOWN},
-            state_key="",
-            prev_events=[],
-            auth_events=[],
-            origin=a.name,
-            signing_key=a.key,
-        )
-        answer["state"] = [fake.pdu if p["type"] == "m.room.create" else p for p in answer["state"]]
+        fake = _fake_create(a, room_id, alice)
+        answer["state"] = [fake if p["type"] == "m.room.create" else p for p in answer["state"]]
         return answer
 
     monkeypatch.setattr(resident, "send_join", patched)
@@ -173,6 +178,40 @@ async def test_make_knock_with_unknown_version(
     assert await _nothing_at(b, room_id)
 
 
+async def test_knock_room_state_with_unknown_create_version(
+    two: tuple[Peer, Peer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """send_knock's room state holds a signed create event of an unknown version: the
+    state is dropped and counted (the knock itself was accepted by the resident)."""
+    a, b = two
+    alice = f"@alice:{a.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    room_id = await a.hs.rooms.create_room(
+        alice,
+        room_version="10",
+        initial_state=[{"type": "m.room.join_rules", "content": {"join_rule": "knock"}}],
+    )
+    resident = _resident(a)
+    original = resident.send_knock
+
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        answer = await original(*args, **kwargs)
+        fake = _fake_create(a, room_id, alice)
+        answer["knock_room_state"] = [
+            fake if p["type"] == "m.room.create" else p for p in answer["knock_room_state"]
+        ]
+        return answer
+
+    monkeypatch.setattr(resident, "send_knock", patched)
+    token = await login(b, "bob")
+    before = _count(b)
+    status, body = await call(
+        b, "POST", f"/_matrix/client/v3/knock/{path_segment(room_id)}?server_name={a.name}", token
+    )
+    assert status == 200, body
+    assert _count(b) == before + 1
+
+
 async def test_invite_with_unknown_version(two: tuple[Peer, Peer]) -> None:
     a, b = two
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
@@ -209,6 +248,18 @@ async def test_invite_with_unknown_version(two: tuple[Peer, Peer]) -> None:
     assert (err.value.status, err.value.errcode) == (400, "M_INCOMPATIBLE_ROOM_VERSION")
     assert err.value.body["room_version"] == UNKNOWN
     assert _count(a) == before + 1
+
+    # A known room_version, but the room state's (signed) create event names an
+    # unknown one: the same refusal.
+    fake = _fake_create(b, room_id, bob)
+    with pytest.raises(RemoteError) as err:
+        await b.hs.federation.client.put_json(
+            a.name,
+            f"/_matrix/federation/v2/invite/{path_segment(room_id)}/{path_segment(invite.event_id)}",
+            {"room_version": "10", "event": invite.pdu, "invite_room_state": [fake]},
+        )
+    assert (err.value.status, err.value.errcode) == (400, "M_INCOMPATIBLE_ROOM_VERSION")
+    assert _count(a) == before + 2
     assert await _nothing_at(a, room_id)
     fed = a.hs.federation_rooms
     assert fed is not None and fed.invites.received == 0
