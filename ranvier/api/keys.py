@@ -8,8 +8,12 @@ These endpoints need no request authentication: anyone may ask for keys. Our own
 response is served from the bytes cached by
 :class:`~ranvier.federation.local_keys.LocalServerKeys`; notary answers come from
 :meth:`~ranvier.federation.keyring.Keyring.notary_answer`, co-signed by this server.
-``minimum_valid_until_ts`` defaults to now; an empty ``server_keys`` gives an empty list,
-and servers that cannot be reached and were never cached are left out.
+When ``minimum_valid_until_ts`` is not given, a cached response is good while it is
+within the first half of its lifetime (so never past its ``valid_until_ts``: the spec's
+"the current time" default); an empty ``server_keys`` gives an empty list, and servers
+that cannot be reached and were never cached are left out. The old
+``GET /query/{serverName}/{keyId}`` form (removed from the spec, still asked by Synapse
+and Sytest) is answered as a query for that one key.
 """
 
 from __future__ import annotations
@@ -51,10 +55,14 @@ class KeysApi:
         return Response(status=200, body=self.local.response_bytes())
 
     async def query_one(self, request: Request) -> Response:
-        """``GET /_matrix/key/v2/query/{serverName}``."""
+        """``GET /_matrix/key/v2/query/{serverName}`` (and the old ``/{keyId}`` form)."""
         server = _check_server_name(request.path_params["serverName"])
         minimum = query_int(request, "minimum_valid_until_ts", minimum=0)
-        answers = await self.keyring.notary_answer(server, (), minimum)
+        key_id = request.path_params.get("keyId")
+        if key_id:
+            answers = await self.keyring.notary_answer(server, {key_id: minimum})
+        else:
+            answers = await self.keyring.notary_answer(server, {}, minimum)
         return json_response({"server_keys": answers})
 
     async def query_many(self, request: Request) -> Response:
@@ -70,18 +78,17 @@ class KeysApi:
             _check_server_name(server)
             if not isinstance(keys, dict):
                 raise MatrixError(400, "M_BAD_JSON", "Key criteria must be objects")
-            minimum: int | None = None
-            for criterion in keys.values():
+            wanted: dict[str, int | None] = {}
+            for key_id, criterion in keys.items():
                 value = (
                     criterion.get("minimum_valid_until_ts") if isinstance(criterion, dict) else None
                 )
-                if value is not None:
-                    if not isinstance(value, int) or isinstance(value, bool):
-                        raise MatrixError(
-                            400, "M_BAD_JSON", "minimum_valid_until_ts must be an integer"
-                        )
-                    minimum = value if minimum is None else max(minimum, value)
-            jobs.append(self.keyring.notary_answer(server, list(keys), minimum))
+                if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                    raise MatrixError(
+                        400, "M_BAD_JSON", "minimum_valid_until_ts must be an integer"
+                    )
+                wanted[key_id] = value
+            jobs.append(self.keyring.notary_answer(server, wanted))
         results = await asyncio.gather(*jobs)
         return json_response({"server_keys": [r for answers in results for r in answers]})
 
@@ -93,5 +100,6 @@ class KeysApi:
             # ask it): the id was always ignored and every key returned.
             ("GET", f"{KEY_V2}/server/{{keyId}}", self.server_keys),
             ("GET", f"{KEY_V2}/query/{{serverName}}", self.query_one),
+            ("GET", f"{KEY_V2}/query/{{serverName}}/{{keyId}}", self.query_one),
             ("POST", f"{KEY_V2}/query", self.query_many),
         ]

@@ -34,11 +34,17 @@ skipped, as the event rules ask). For requests pass ``allow_old=False``: keys
 from ``old_verify_keys`` only ever sign events.
 
 :meth:`notary_answer` serves ``/_matrix/key/v2/query``: the stored responses a
-server gave us itself (re-fetched first when the newest is past half its lifetime,
-as the spec suggests notaries cache, or not valid until ``minimum_valid_until_ts``),
-each co-signed with our key. An unreachable server's last responses are still
-served, so the signatures of its old events stay checkable. Our own server's
-answer is our current key response.
+server gave us itself that hold the keys asked for (every one when none is named),
+each co-signed with our key. The server is asked again first when a key asked for
+was never seen, or its newest response is not valid until the
+``minimum_valid_until_ts`` asked for, or -- no minimum given -- is past half its
+lifetime (the spec has notaries cache responses; Synapse's notary decides the same
+way). That fetch ignores the back-off: each query asks at most once, concurrent ones
+share it. A key the server no longer lists is never forgotten -- a later response
+without it adds its own keys and leaves the old row alone -- and when the server
+cannot be reached, or answers with keys that are no better, the last responses are
+still served, expired or not, so the signatures of its old events stay checkable.
+Our own server's answer is our current key response.
 """
 
 from __future__ import annotations
@@ -64,7 +70,7 @@ from ranvier.federation.key_response import (
     check_notary_signature,
     parse_key_response,
 )
-from ranvier.federation.key_store import KeyStore
+from ranvier.federation.key_store import KeyStore, StoredResponse
 from ranvier.federation.local_keys import LocalServerKeys
 
 logger = logging.getLogger(__name__)
@@ -222,11 +228,18 @@ class Keyring:
 
     # -- fetching --------------------------------------------------------------------
 
-    async def _fetch(self, server: str, key_ids: list[str], minimum_valid_until_ts: int) -> None:
+    async def _fetch(
+        self,
+        server: str,
+        key_ids: list[str],
+        minimum_valid_until_ts: int,
+        *,
+        ignore_backoff: bool = False,
+    ) -> None:
         task = self._inflight.get(server)
         if task is None:
             backoff = self._backoff.get(server)
-            if backoff is not None and self.clock() < backoff[1]:
+            if not ignore_backoff and backoff is not None and self.clock() < backoff[1]:
                 return
             self.fetches += 1
             task = asyncio.get_running_loop().create_task(
@@ -315,29 +328,67 @@ class Keyring:
     # -- notary role -----------------------------------------------------------------
 
     async def notary_answer(
-        self, server: str, key_ids: Iterable[str], minimum_valid_until_ts: int | None
+        self,
+        server: str,
+        criteria: Mapping[str, int | None],
+        minimum_valid_until_ts: int | None = None,
     ) -> list[dict[str, Any]]:
-        """The key responses to return for ``server`` in a notary query, co-signed."""
-        now = self.clock()
-        minimum = now if minimum_valid_until_ts is None else minimum_valid_until_ts
+        """The key responses to return for ``server`` in a notary query, co-signed.
+
+        ``criteria`` maps each key id asked for to the ``minimum_valid_until_ts`` asked
+        with it (None: not given); empty, every key is wanted, with
+        ``minimum_valid_until_ts`` for all (keys_query.yaml, GET and POST forms)."""
         if server == self.server_name:
             return [self.local.response()]
-        wanted = list(key_ids)
-        stored = [s for s in await self.store.responses_for(server) if s.from_server == server]
-        newest = stored[0] if stored else None
-        fresh = (
-            newest is not None
-            and newest.valid_until_ts >= minimum
-            and now < newest.fetched_ts + (newest.valid_until_ts - newest.fetched_ts) // 2
-            and all(k in newest.response.get("verify_keys", {}) for k in wanted)
-        )
-        if not fresh:
-            await self._fetch(server, wanted, minimum)
-            stored = [s for s in await self.store.responses_for(server) if s.from_server == server]
+        stored = await self._responses_from_itself(server)
+        if self._notary_miss(stored, criteria, minimum_valid_until_ts):
+            given = [m for m in (*criteria.values(), minimum_valid_until_ts) if m is not None]
+            await self._fetch(
+                server, list(criteria), max(given, default=self.clock()), ignore_backoff=True
+            )
+            stored = await self._responses_from_itself(server)
+        if criteria:
+            stored = [s for s in stored if any(k in _listed_keys(s.response) for k in criteria)]
         key = self.local.signing_key
         return [
             sign_json(_strip_foreign(s.response, server), self.server_name, key) for s in stored
         ]
+
+    async def _responses_from_itself(self, server: str) -> list[StoredResponse]:
+        """The responses ``server`` gave us itself (not through a notary), newest first."""
+        return [s for s in await self.store.responses_for(server) if s.from_server == server]
+
+    def _notary_miss(
+        self,
+        stored: list[StoredResponse],
+        criteria: Mapping[str, int | None],
+        minimum: int | None,
+    ) -> bool:
+        """Whether a notary query must ask the server again (module docstring)."""
+        now = self.clock()
+
+        def stale(response: StoredResponse, wanted: int | None) -> bool:
+            if wanted is not None:
+                return response.valid_until_ts < wanted
+            return (response.fetched_ts + response.valid_until_ts) // 2 < now
+
+        if not criteria:
+            return not stored or stale(stored[0], minimum)
+        for key_id, wanted in criteria.items():
+            holding = [s for s in stored if key_id in _listed_keys(s.response)]
+            if not holding or stale(holding[0], wanted):
+                return True
+        return False
+
+
+def _listed_keys(response: Mapping[str, Any]) -> set[str]:
+    """The key ids a key response lists, current and old."""
+    out: set[str] = set()
+    for field in ("verify_keys", "old_verify_keys"):
+        keys = response.get(field)
+        if isinstance(keys, dict):
+            out.update(k for k in keys if isinstance(k, str))
+    return out
 
 
 def _strip_foreign(response: dict[str, Any], server: str) -> dict[str, Any]:

@@ -71,7 +71,7 @@ async def test_ranvier_and_synapse_authenticate_each_other(
             client.server_name = real
 
         # ranvier as a notary for Synapse's keys, co-signed
-        notary = await fed.keyring.notary_answer(synapse.name, [key_id], None)
+        notary = await fed.keyring.notary_answer(synapse.name, {key_id: None})
         assert notary and notary[0]["signatures"].keys() == {synapse.name, peer.name}
 
         # Synapse asks ranvier for a profile: its X-Matrix request passes ranvier's
