@@ -40,10 +40,12 @@ def _strip(obj: JsonDict) -> JsonDict:
     return {k: v for k, v in obj.items() if k not in ("signatures", "unsigned")}
 
 
-def _verify(obj: JsonDict, signer: str, public_key: str) -> bool:
+def _verify(obj: JsonDict, signer: str, public_key: str, key_id: str | None = None) -> bool:
+    """Whether ``signer`` signed ``obj`` with ``key_id`` (default ``ed25519:<public_key>``,
+    the id of a cross-signing key; a device signs as ``ed25519:<device_id>``)."""
     try:
         verify_json_signature(
-            obj, signer, f"ed25519:{public_key}", decode_verify_key_base64(public_key)
+            obj, signer, key_id or f"ed25519:{public_key}", decode_verify_key_base64(public_key)
         )
     except (SignatureError, ValueError):
         return False
@@ -203,7 +205,7 @@ class CrossSigning:
             if pub is None or not isinstance(signature, str):
                 continue
             only = {**signed, "signatures": {uploader: {signer_key_id: signature}}}
-            if not _verify(only, uploader, pub):
+            if not _verify(only, uploader, pub, signer_key_id):
                 return [], _fail("M_INVALID_SIGNATURE", f"bad signature with {signer_key_id}")
             rows.append((user_id, key_id, uploader, signer_key_id, signature))
         if not rows:

@@ -21,7 +21,7 @@ from typing import Any
 import orjson
 
 from ranvier.core.events import JsonDict
-from ranvier.db.api import Database
+from ranvier.db.api import Connection, Database
 
 
 class KeyConflict(ValueError):
@@ -187,23 +187,8 @@ class E2eKeyStore:
         out: dict[str, dict[str, dict[str, Any]]] = {}
         async with self.db.transaction() as conn:
             for user_id, device_id, algorithm in wanted:
-                row = await conn.fetchone(
-                    "SELECT key_id, key_json FROM e2e_one_time_keys WHERE user_id = $1"
-                    " AND device_id = $2 AND algorithm = $3 ORDER BY ord, key_id LIMIT 1",
-                    user_id,
-                    device_id,
-                    algorithm,
-                )
-                if row is not None:
-                    await conn.execute(
-                        "DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2"
-                        " AND algorithm = $3 AND key_id = $4",
-                        user_id,
-                        device_id,
-                        algorithm,
-                        row[0],
-                    )
-                else:
+                row = await self._take_one_time_key(conn, user_id, device_id, algorithm)
+                if row is None:
                     row = await conn.fetchone(
                         "SELECT key_id, key_json FROM e2e_fallback_keys WHERE user_id = $1"
                         " AND device_id = $2 AND algorithm = $3",
@@ -224,6 +209,35 @@ class E2eKeyStore:
                     orjson.loads(row[1])
                 )
         return out
+
+    @staticmethod
+    async def _take_one_time_key(
+        conn: Connection, user_id: str, device_id: str, algorithm: str
+    ) -> tuple[Any, ...] | None:
+        """Delete and return ``(key_id, key_json)`` of the device's oldest one-time key.
+        The delete is conditional: when a concurrent claim deleted the key first (under
+        PostgreSQL's READ COMMITTED the ``DELETE`` then finds no row), the next oldest
+        is tried."""
+        while True:
+            row = await conn.fetchone(
+                "SELECT key_id FROM e2e_one_time_keys WHERE user_id = $1"
+                " AND device_id = $2 AND algorithm = $3 ORDER BY ord, key_id LIMIT 1",
+                user_id,
+                device_id,
+                algorithm,
+            )
+            if row is None:
+                return None
+            taken = await conn.fetchone(
+                "DELETE FROM e2e_one_time_keys WHERE user_id = $1 AND device_id = $2"
+                " AND algorithm = $3 AND key_id = $4 RETURNING key_id, key_json",
+                user_id,
+                device_id,
+                algorithm,
+                row[0],
+            )
+            if taken is not None:
+                return tuple(taken)
 
     # ---- device deletion ------------------------------------------------------------
 
