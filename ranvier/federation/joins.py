@@ -23,7 +23,8 @@ Theory of operation
 *Joining side* (:class:`RemoteJoiner`): ``make_join`` at the first candidate server
 that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_event`),
 ``send_join``, then check every returned event (format, signatures, content hash,
-auth against its own auth events) and store the auth chain and state as outliers, the
+auth against its own auth events; one failing format or signatures is dropped and
+counted, the join goes on without it) and store the auth chain and state as outliers, the
 state as the room's first snapshot, and the join as the first event of the room's
 timeline with that state before it. This server always asks for the whole state (no
 ``omit_members``) and refuses an answer with ``members_omitted: true``. A room version
@@ -303,7 +304,14 @@ class RemoteJoiner:
         join, _ = await remote.parse(join_pdu, rv, room_id)
         parsed: dict[str, Event] = {}
         for pdu in [*chain_pdus, *state_pdus]:
-            ev, _ = await remote.parse(pdu, rv, room_id)
+            try:
+                ev, _ = await remote.parse(pdu, rv, room_id)
+            except PduDropped as exc:
+                # Dropped as a received PDU would be ("Checks performed on receipt of
+                # a PDU"): the join goes on without it.
+                logger.info("send_join answer from %s: event dropped: %s", server, exc)
+                self.on_reject(exc.reason)
+                continue
             parsed[ev.event_id] = ev
         state_ids = set()
         for pdu in state_pdus:
