@@ -20,10 +20,16 @@ a room are processed one at a time, rooms in parallel. In the job, in the spec's
 4. **state before the event**: the state after each prev event. Prev events we do
    not hold are first asked for with ``/get_missing_events`` (from the forward
    extremities to the event, bounded by :data:`MISSING_LIMIT`; the events returned
-   go through this same pipeline, oldest first, without a further fetch); those still
-   missing (or held only as outliers) get their state from ``/state_ids`` at the prev
-   event, the events named there being fetched and stored as outliers. Several prev
-   states are resolved (:mod:`.remote_state`). Without the state, the event is dropped;
+   go through this same pipeline, oldest first, without a further fetch). A PDU
+   *pushed* to us (``/send``, ``send_join``...) whose prev events are still missing
+   after that is dropped: its sender holds them, so it has no excuse not to divulge
+   them, and trusting state it names for a gap it will not fill would let it pick the
+   room's state (Synapse drops such a PDU too). Events *pulled* (through
+   ``/get_missing_events`` or ``/backfill``) whose prev events are missing get their
+   state from ``/state_ids`` at the prev event, the events named there being fetched
+   and stored as outliers; rejected ones are left out of that state (a rejected event
+   is never part of the room state -- "Rejection"). Several prev states are resolved
+   (:mod:`.remote_state`). Without the state, the event is dropped;
 5. **auth events**: missing ones are fetched with ``/event_auth`` (checked like this
    and stored as outliers); the event must pass the auth rules against its auth
    events (a rejected auth event rejects it) -- else **rejected**;
@@ -380,6 +386,12 @@ class RemoteInput:
                     missing.append(prev_id)
                 else:
                     held[prev_id] = stored
+            if missing:
+                # Pushed, and its sender did not divulge the prev events: drop it
+                # rather than take the state of the gap on its word (module docstring).
+                raise PduDropped(
+                    f"prev events not divulged by {origin}: {', '.join(sorted(missing))}"
+                )
         sets = [await self._prev_state(s) for s in held.values()]
         for prev_id in missing:
             sets.append(await self._state_from_remote(origin, room, prev_id))
@@ -438,6 +450,11 @@ class RemoteInput:
             stored = await self.events.get_by_id(event_id)
             if stored is None or stored.event.state_key is None:
                 raise PduDropped(f"state event {event_id} is not a state event")
+            if stored.rejected:
+                # A rejected event is never state ("Rejection"): a server naming one
+                # (say a power levels event it forged) cannot make it count.
+                logger.info("state at %s from %s names rejected %s", prev_id, origin, event_id)
+                continue
             out[stored.event.state_tuple] = event_id
         prev = await self.events.get_by_id(prev_id)
         if prev is not None and prev.event.state_key is not None and not prev.rejected:
