@@ -17,7 +17,10 @@ tries candidate servers in order:
   server is not in. The candidates are the servers given, the server of whoever sent the
   user's current membership event (the inviter), and the room id's server. The leave is
   then recorded as the user's membership
-  (:class:`~ranvier.federation.out_of_room.OutOfRoomMemberships`);
+  (:class:`~ranvier.federation.out_of_room.OutOfRoomMemberships`). When no candidate
+  takes it (unreachable, refusing, or no longer in the room), the invite is rejected
+  locally: a leave signed here, following the invite, is recorded without reaching the
+  room, so that a dead or hostile server cannot pin an invite on a user;
 * :meth:`RemoteMembership.knock` knocks on a room this server is not in, through the
   client's ``via`` servers and the room id's server. The answered ``knock_room_state`` is
   checked (:func:`~ranvier.federation.stripped.check_room_state`) and recorded with the
@@ -46,7 +49,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from ranvier.core.builder import new_v1_event_id
+from ranvier.core.builder import build_event, new_v1_event_id
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.hashes import compute_event_id
 from ranvier.core.ids import InvalidIdentifier, server_name_of
@@ -254,10 +257,41 @@ class RemoteMembership:
             via = current.event.pdu.get("origin")
             if isinstance(via, str):
                 candidates.append(via)
-        rv, signed, _ = await self._run(room_id, user_id, "leave", candidates, content)
+        try:
+            rv, signed, _ = await self._run(room_id, user_id, "leave", candidates, content)
+        except MatrixError as exc:
+            if current is None or current.event.membership not in ("invite", "knock"):
+                raise
+            # No resident server would take the leave (gone, refusing, or the room is
+            # empty): the invite is still the user's to reject, so it is rejected here.
+            logger.info("rejecting %s's %s locally: %s", user_id, room_id, exc.error)
+            event = self._local_leave(current.event, content)
+            await self.memberships.record(event.room_version, event)
+            return event.event_id
         event = Event(signed, rv)
         await self.memberships.record(rv, event)
         return event.event_id
+
+    def _local_leave(self, invite: Event, content: JsonDict) -> Event:
+        """A leave built and signed here, following the invite (or knock) it answers.
+
+        It never reaches the room (no resident server accepted it) and is stored as an
+        outlier membership only, so the invite leaves ``/sync`` and later invites or
+        joins start afresh."""
+        user_id = invite.state_key
+        assert user_id is not None
+        return build_event(
+            room_version=invite.room_version,
+            room_id=invite.room_id,
+            sender=user_id,
+            event_type="m.room.member",
+            content={**content, "membership": "leave"},
+            state_key=user_id,
+            prev_events=[invite],
+            auth_events=[invite],
+            origin=self.server_name,
+            signing_key=self.signing_key,
+        )
 
     async def knock(
         self, room_id: str, user_id: str, servers: Sequence[str], content: JsonDict

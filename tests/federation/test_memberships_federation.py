@@ -83,6 +83,34 @@ async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) 
     assert room_id not in sync["rooms"]["invite"]
 
 
+async def test_reject_invite_locally_when_no_server_takes_the_leave(
+    tmp_path: Path, peers: list[Peer]
+) -> None:
+    """The inviter left, so A is no longer in the room and refuses make_leave: B still
+    rejects the invite, locally, and it leaves B's /sync for good."""
+    a, b = await start_two(tmp_path, peers)
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
+    await a.hs.membership.invite(room_id, alice, bob)
+    await eventually(lambda: membership_is(b, room_id, bob, "invite"))
+    await a.hs.membership.leave(room_id, alice)
+    with pytest.raises(RemoteError):  # A really cannot help any more
+        await b.hs.federation.client.get_json(
+            a.name, f"{V1}/make_leave/{path_segment(room_id)}/{path_segment(bob)}"
+        )
+    status, body = await call(
+        b, "POST", f"/_matrix/client/v3/rooms/{path_segment(room_id)}/leave", token, {}
+    )
+    assert status == 200, body
+    assert await membership(b, room_id, bob) == "leave"
+    assert await membership(a, room_id, bob) == "invite"  # nothing reached the room
+    status, sync = await call(b, "GET", "/_matrix/client/v3/sync", token)
+    assert room_id not in sync["rooms"]["invite"]
+    assert room_id in sync["rooms"]["leave"] or room_id not in sync["rooms"]["join"]
+
+
 async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
     a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)
