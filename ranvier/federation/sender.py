@@ -9,14 +9,18 @@ Theory of operation
 *Queueing.* The sender subscribes to the room output topic
 (:data:`~ranvier.rooms.outputs.ROOM_EVENTS`). Each event sent by a local user is
 queued for every other server with a joined member in the room's current state (and,
-for a membership event, the server of its target, so a kicked or leaving remote user
-hears of it). The servers with joined members are cached per room with the id of the
-current state snapshot they were read at: the membership index changes only with the
-room's current state (in the same transaction), so an unchanged snapshot id means an
-unchanged answer. (Out-of-room memberships, which change no snapshot, are about local
-users only, and this server is never a destination.) :meth:`FederationSender.queue_edu`
-queues EDUs (typing, receipts,
-presence) for given destinations. A queued item is a row of ``federation_outbox``
+for a leave or ban, the server of its target when that user was joined, invited or
+knocking until then, so a kicked, banned or uninvited remote user hears of it). An
+invite is not pushed to the invitee's server: it reached it through ``/invite``
+("Inviting to a room"), and a server not in the room has no use for the room's
+events (Synapse sends an event to the servers in the room before it, plus the
+target of a rescinded invite). The servers with joined members are cached per room
+with the id of the current state snapshot they were read at: the membership index
+changes only with the room's current state (in the same transaction), so an unchanged
+snapshot id means an unchanged answer. (Out-of-room memberships, which change no
+snapshot, are about local users only, and this server is never a destination.)
+:meth:`FederationSender.queue_edu` queues EDUs (typing, receipts, presence) for given
+destinations. A queued item is a row of ``federation_outbox``
 (destination, kind, JSON) written before anything is sent, so nothing is lost across
 a restart: :meth:`FederationSender.start` starts a task for every destination that
 still has rows.
@@ -143,9 +147,9 @@ class FederationSender:
         if room is None:
             return
         destinations = set(await self._joined_servers(room.nid))
-        if message.event_type == "m.room.member" and message.state_key is not None:
+        if message.membership in ("leave", "ban") and message.state_key is not None:
             target = _server(message.state_key)
-            if target is not None:
+            if target is not None and await self._was_present(message):
                 destinations.add(target)
         destinations.discard(self.server_name)
         if destinations and self.acl_allows is not None:
@@ -153,6 +157,21 @@ class FederationSender:
         pdu = dict(message.pdu)
         pdu.pop("unsigned", None)
         await self.queue_pdu(destinations, pdu)
+
+    async def _was_present(self, message: RoomEventPersisted) -> bool:
+        """Whether the target of a leave or ban was joined, invited or knocking before
+        it: its membership until then is among the event's auth events (server-server-api
+        "Auth events selection": the target's current membership)."""
+        stored = await self.events.get_by_id(message.event_id)
+        for auth_id in stored.event.auth_event_ids if stored is not None else ():
+            found = await self.events.get_by_id(auth_id)
+            if (
+                found is not None
+                and found.event.type == "m.room.member"
+                and found.event.state_key == message.state_key
+            ):
+                return found.event.membership in ("join", "invite", "knock")
+        return False
 
     async def _joined_servers(self, room_nid: int) -> frozenset[str]:
         """Servers with a joined member in the room (cached: module docstring)."""
