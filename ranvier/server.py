@@ -96,6 +96,7 @@ from ranvier.ephemeral.sync_sections import EphemeralStreams
 from ranvier.ephemeral.typing import TypingState
 from ranvier.federation.edus import FederationEdus
 from ranvier.federation.metrics import FederationMetrics
+from ranvier.federation.profile_query import RemoteProfiles
 from ranvier.federation.rooms import FederationRooms
 from ranvier.federation.service import Federation, FederationHooks
 from ranvier.federation.third_party import ask_exchange
@@ -336,7 +337,13 @@ class Homeserver:
             AccountApi(self.accounts, self.auth, self.uia),
             ThreepidApi(self.accounts, self.auth, self.uia, self.threepids, self.rate_limiter),
             DevicesApi(self.accounts, self.auth, self.uia),
-            ProfileApi(self.accounts, self.auth),
+            ProfileApi(
+                self.accounts,
+                self.auth,
+                RemoteProfiles(self.federation.client, server_name).query
+                if federation_on
+                else None,
+            ),
             OpenIdApi(self.openid_tokens, self.auth, server_name),
             FederationOpenIdApi(self.openid_tokens),
             AccountDataApi(self.account_data, self.auth),

@@ -7,11 +7,14 @@ Theory of operation: :meth:`ServerAuthenticator.require_server` returns the orig
 server of a request or raises:
 
 * 401 ``M_UNAUTHORIZED`` -- no header, a header that is not well-formed X-Matrix
-  (:mod:`.xmatrix`), a ``destination`` that is not this server, an origin that is
-  not a valid server name, a key the keyring cannot find or that is not currently
+  (:mod:`.xmatrix`), a ``destination`` that is not this server, a key the keyring
+  cannot find or that is not currently
   valid (``old_verify_keys`` never sign requests), or a signature that does not
   verify over ``{method, uri, origin, destination, content}`` where ``uri`` is the
   request target exactly as received (raw path and query);
+* 400 ``M_UNAUTHORIZED`` -- an ``origin`` that is not a valid server name ("Server
+  names": e.g. a non-numeric port, ``localhost:http``): a malformed request rather
+  than a failed authentication (the spec names no code; Synapse answers this);
 * 400 ``M_NOT_JSON`` -- a body that is not JSON (the signature covers it parsed);
 * 403 ``M_FORBIDDEN`` -- the origin is refused by the ``is_denied`` hook (server
   ACLs, blocklists).
@@ -135,7 +138,9 @@ class ServerAuthenticator:
         try:
             parse_server_name(auth.origin)
         except InvalidIdentifier:
-            raise _unauthorized("Invalid origin server name", "bad_origin") from None
+            raise _Refused(
+                "bad_origin", 400, "M_UNAUTHORIZED", "Invalid origin server name"
+            ) from None
         key = await self.keyring.get_key(
             auth.origin, auth.key, at_ts=self.clock(), enforce_validity=True, allow_old=False
         )

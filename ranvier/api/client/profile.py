@@ -3,12 +3,14 @@
 ``GET /profile/{userId}`` and ``GET/PUT/DELETE /profile/{userId}/{keyName}``; the old
 ``/displayname`` and ``/avatar_url`` endpoints are the ``keyName`` routes for those two
 keys. Validation and the 64 KiB limit live in :mod:`ranvier.users.profiles`. Profiles
-of users on other servers would need a federation query (not wired yet): they are
-answered 404 ``M_NOT_FOUND``, as for unknown local users.
+of users on other servers are asked of their server (``/query/profile``,
+:class:`~ranvier.federation.profile_query.RemoteProfiles`) when federation is on, else
+404 ``M_NOT_FOUND`` as for unknown local users.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ranvier.api.auth import Authenticator
@@ -18,17 +20,29 @@ from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.users.profiles import validate_key
 from ranvier.users.service import AccountService
 
+RemoteProfileLookup = Callable[[str, str | None], Awaitable[dict[str, Any]]]
+"""``await lookup(user_id, field)``: a remote user's profile (or only ``field`` of it)
+from their server; raises :class:`MatrixError`."""
+
 
 class ProfileApi:
     """Serves profile reads and writes."""
 
-    def __init__(self, accounts: AccountService, auth: Authenticator) -> None:
+    def __init__(
+        self,
+        accounts: AccountService,
+        auth: Authenticator,
+        remote: RemoteProfileLookup | None = None,
+    ) -> None:
         self.accounts = accounts
         self.auth = auth
         self.profiles = accounts.profiles
+        self.remote = remote
 
-    async def _existing_profile(self, user_id: str) -> dict[str, Any]:
+    async def _existing_profile(self, user_id: str, field: str | None = None) -> dict[str, Any]:
         check_user_id(user_id)
+        if self.remote is not None and not self.accounts.is_local(user_id):
+            return await self.remote(user_id, field)
         account = (
             await self.accounts.accounts.get(user_id) if self.accounts.is_local(user_id) else None
         )
@@ -44,7 +58,7 @@ class ProfileApi:
         """``GET /profile/{userId}/{keyName}``."""
         key = request.path_params["keyName"]
         validate_key(key)
-        profile = await self._existing_profile(request.path_params["userId"])
+        profile = await self._existing_profile(request.path_params["userId"], key)
         if key not in profile:
             raise MatrixError(404, "M_NOT_FOUND", "Profile field not found")
         return json_response({key: profile[key]})
