@@ -31,6 +31,14 @@ its redacted content ("Redacted events can still affect the state of the room ..
 as though their properties were simply not specified") and clients get the
 redacted form with ``unsigned.redacted_because``
 (:class:`ranvier.rooms.render.ClientEventRenderer`).
+
+Showing (the same fragment: redactions "should not be sent to clients until both the
+redaction event and the event the redaction affects have been received, and can be
+validated ... If the server would apply a redaction, the redaction event is also sent
+to clients"): :func:`redaction_withheld` says whether a redaction is kept from
+clients -- its target unknown (so far), rejected, in another room, or the room's
+create event, or (v3+) a redaction the rules above would not apply. Synapse
+withholds the same ones.
 """
 
 from __future__ import annotations
@@ -182,10 +190,7 @@ class RedactionApplier:
         return changed
 
     async def _allowed(self, redaction: Event, state_before: Snapshot, target: Event) -> bool:
-        if redaction.room_version.event_id_in_event or _same_server(target, redaction.sender):
-            return True
-        state = await self.storage.state_events(state_before, _AUTH_KEYS)
-        return redaction_allowed_at_serve_time(redaction, target, state)
+        return await _applies(self.storage, redaction, state_before, target)
 
     async def _apply(self, conn: Connection, target_nid: int, redaction_nid: int) -> None:
         await conn.execute(
@@ -194,6 +199,39 @@ class RedactionApplier:
             target_nid,
         )
         await self.relations.unindex(conn, target_nid)
+
+
+async def _applies(
+    storage: RoomStorage, redaction: Event, state_before: Snapshot, target: Event
+) -> bool:
+    """Whether ``redaction`` may apply to ``target`` (same room checked by the caller)."""
+    if redaction.room_version.event_id_in_event or _same_server(target, redaction.sender):
+        return True
+    state = await storage.state_events(state_before, _AUTH_KEYS)
+    return redaction_allowed_at_serve_time(redaction, target, state)
+
+
+async def redaction_withheld(storage: RoomStorage, stored: StoredEvent) -> bool:
+    """Whether ``stored``, a redaction, is kept from clients (module docstring, "Showing");
+    False for any other event."""
+    ev = stored.event
+    if ev.type != REDACTION:
+        return False
+    if ev.redacts is None:
+        return True
+    target = await storage.events.get_by_id(ev.redacts)
+    if (
+        target is None
+        or target.rejected
+        or target.event.room_id != ev.room_id
+        or (target.event.type == "m.room.create" and target.event.state_key == "")
+    ):
+        return True
+    if target.redacted_by == stored.nid:
+        return False
+    return not await _applies(
+        storage, ev, await storage.snapshot(stored.state_before_nid), target.event
+    )
 
 
 def _same_server(event: Event, user_id: str) -> bool:

@@ -15,6 +15,10 @@ rooms": "a user will no longer be able to retrieve history") counts as never hav
 a member: only ``world_readable`` history stays visible to them. Whether they forgot it
 is read once, when a membership rule would be needed; callers that know the answer
 (``/sync`` never shows forgotten rooms) pass it in.
+
+Redactions that would not apply to their target (unknown, in another room, or not
+allowed: :func:`ranvier.rooms.redactions.redaction_withheld`) are not shown either
+(rooms fragment v3-handling-redactions).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Sequence
 
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
 from ranvier.rooms.forgotten import ForgottenStore
+from ranvier.rooms.redactions import REDACTION, redaction_withheld
 from ranvier.rooms.visibility import allowed, visibility_of
 from ranvier.sync.store import SyncStore
 
@@ -80,6 +85,8 @@ class HistoryFilter:
 
     async def visible(self, stored: StoredEvent) -> bool:
         """Whether the user may see ``stored``."""
+        if stored.event.type == REDACTION and await redaction_withheld(self.storage, stored):
+            return False
         visibility, membership = await self._state(stored.state_before_nid)
         if await self._check(visibility, membership, stored.stream_ordering):
             return True
