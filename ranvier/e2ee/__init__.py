@@ -8,7 +8,8 @@ services on top -- :mod:`.keys` (upload, query, claim; remote users through
 :mod:`.remote`), :mod:`.cross_signing`, :mod:`.device_lists` (what ``/sync`` and
 ``/keys/changes`` report) -- record every change of a user's devices or keys as a
 position of the device list stream, whose listeners wake the syncs concerned and
-(:mod:`.federation_out`) tell the other servers. :class:`E2ee` builds them once for the
+(:mod:`.federation_out`) tell the other servers. :mod:`.backup` keeps server-side key
+backups. :class:`E2ee` builds them once for the
 composition root; the HTTP handlers are :mod:`ranvier.api.client.keys` and
 :mod:`ranvier.api.federation.user_keys`.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ranvier.db.api import Database
+from ranvier.e2ee.backup import KeyBackups
 from ranvier.e2ee.cross_signing import CrossSigning, RemoteMasterKey
 from ranvier.e2ee.cross_signing_store import CrossSigningStore
 from ranvier.e2ee.device_list_stream import DeviceListStream
@@ -49,6 +51,7 @@ class E2ee:
             self.cross_signing_store, self.key_store, devices, self.stream, remote_master_key
         )
         self.device_lists = DeviceLists(self.stream, self.keys)
+        self.backups = KeyBackups(db)
 
 
 __all__ = ["E2ee"]

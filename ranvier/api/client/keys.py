@@ -9,20 +9,24 @@ keys.yaml, cross_signing.yaml).
   Authentication (the re-authentication flows) unless the spec's exceptions apply;
 * ``POST /keys/signatures/upload`` -- cross-signing signatures.
 
-Handlers parse and delegate to :mod:`ranvier.e2ee`.
+Handlers parse and delegate to :mod:`ranvier.e2ee`. The key backup endpoints
+(:mod:`ranvier.api.client.room_keys`) are routed with these.
 """
 
 from __future__ import annotations
 
 from ranvier.api.auth import require_user
-from ranvier.api.client.common import V3, RouteDef
+from ranvier.api.client.common import CLIENT, V3, RouteDef
 from ranvier.api.client.reauth import Reauth
+from ranvier.api.client.room_keys import RoomKeysApi
 from ranvier.e2ee import E2ee
 from ranvier.http.parse import parse_json_body, query_str
 from ranvier.http.types import Request, Response, json_response
 from ranvier.sync.tokens import parse_sync_token
 from ranvier.users.service import AccountService
 from ranvier.users.uia import UserInteractiveAuth
+
+UNSTABLE = f"{CLIENT}/unstable"
 
 
 class KeysClientApi:
@@ -86,4 +90,9 @@ class KeysClientApi:
             ("GET", f"{V3}/keys/changes", self.changes),
             ("POST", f"{V3}/keys/device_signing/upload", self.device_signing_upload),
             ("POST", f"{V3}/keys/signatures/upload", self.signatures_upload),
+            # The paths of MSC1756, from before Matrix 1.1, still used by clients and
+            # by Sytest.
+            ("POST", f"{UNSTABLE}/keys/device_signing/upload", self.device_signing_upload),
+            ("POST", f"{UNSTABLE}/keys/signatures/upload", self.signatures_upload),
+            *RoomKeysApi(self.e2ee.backups).routes(),
         ]
