@@ -129,7 +129,7 @@ async def test_versions_and_keys(client: Client) -> None:
 async def test_more_than_ten_versions(client: Client) -> None:
     _, tok = await register(client, "carol")
     for i in range(12):
-        status, out = await client.request(
+        _, out = await client.request(
             "POST", f"{V3}/room_keys/version", {"algorithm": ALG, "auth_data": {}}, token=tok
         )
         assert out["version"] == str(i + 1)
