@@ -9,8 +9,10 @@ to ``leave``."
 * :meth:`GuestAccess.check_join` is called by the join endpoints for guest requesters
   before anything is sent: a room this server knows (by id, or by a local alias) without
   ``can_join`` is 403 ``M_FORBIDDEN``. Rooms whose state this server does not hold
-  (not joined; known from an invite's stripped state at most) are left to the
-  federation join (this module "does not fully factor in federation").
+  (not joined; known from an invite's stripped state at most) are joined over
+  federation first, since only the join brings their state; then
+  :meth:`GuestAccess.check_after_join` makes the guest leave again at once and answers
+  403 if the state does not allow guests.
 * :meth:`GuestAccess.on_room_event` listens on the room output bus: when a room's
   ``m.room.guest_access`` becomes anything but ``can_join``, each local guest joined to
   the room leaves it (their own ``leave``, which the auth rules always allow). The
@@ -49,7 +51,12 @@ class GuestAccess:
 
     async def _allows_guests(self, room_nid: int) -> bool | None:
         """Whether the room's current state lets guests join; None when this server
-        does not hold the room's state (known only from an invite or a knock)."""
+        does not hold the room's state (known only from an invite or a knock), or holds
+        it only as it was when its last user left (no longer kept up to date)."""
+        suffix = ":" + self.rooms.server_name
+        members = await self.rooms.events.members(room_nid)
+        if not any(m == "join" and u.endswith(suffix) for u, m, _ in members):
+            return None
         current = await self.rooms.storage.current_state(room_nid)
         found = await self.rooms.storage.state_events(
             current, [("m.room.create", ""), ("m.room.guest_access", "")]
@@ -73,6 +80,26 @@ class GuestAccess:
         room = await self.rooms.events.get_room(room_id)
         if room is not None and await self._allows_guests(room.nid) is False:
             raise MatrixError(403, "M_FORBIDDEN", "Guest access is not allowed in this room")
+
+    async def held(self, room_id_or_alias: str) -> bool:
+        """Whether this server holds the state of the room (an alias this server
+        cannot resolve names a room it does not hold)."""
+        room_id: str | None = room_id_or_alias
+        if room_id_or_alias.startswith("#"):
+            try:
+                room_id = await self.rooms.aliases.resolve(room_id_or_alias)
+            except (InvalidIdentifier, MatrixError):
+                room_id = None
+        room = None if room_id is None else await self.rooms.events.get_room(room_id)
+        return room is not None and await self._allows_guests(room.nid) is not None
+
+    async def check_after_join(self, room_id: str, user_id: str) -> None:
+        """After a guest's federated join: leave and 403 unless guests may join."""
+        room = await self.rooms.events.get_room(room_id)
+        if room is None or await self._allows_guests(room.nid) is not False:
+            return
+        await self.leave(room_id, user_id)
+        raise MatrixError(403, "M_FORBIDDEN", "Guest access is not allowed in this room")
 
     async def on_room_event(self, msg: RoomEventPersisted) -> None:
         """Bus handler: a revoked ``m.room.guest_access`` makes local guests leave."""

@@ -111,6 +111,39 @@ async def test_reject_invite_locally_when_no_server_takes_the_leave(
     assert room_id in sync["rooms"]["leave"] or room_id not in sync["rooms"]["join"]
 
 
+async def test_guest_joins_remote_room_only_with_guest_access(
+    tmp_path: Path, peers: list[Peer]
+) -> None:
+    """B holds nothing of A's room until the join brings its state; then a guest whose
+    room forbids guests leaves again at once and gets 403 (client-server-api "Guest
+    Access"), and joins for good once the room says can_join."""
+    a, b = await start_two(tmp_path, peers)
+    alice = f"@alice:{a.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    guest = f"@1234:{b.name}"
+    await b.hs.accounts.create_account(guest, None, is_guest=True)
+    session = await b.hs.accounts.start_session(guest, None, None, refreshable=False)
+    token = session.tokens.access_token
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
+    await a.hs.rooms.set_state(
+        room_id, alice, "m.room.guest_access", "", {"guest_access": "forbidden"}
+    )
+    await a.hs.membership.invite(room_id, alice, guest)
+    await eventually(lambda: membership_is(b, room_id, guest, "invite"))
+    join_path = f"/_matrix/client/v3/rooms/{path_segment(room_id)}/join"
+    status, body = await call(b, "POST", join_path, token, {})
+    assert (status, body.get("errcode")) == (403, "M_FORBIDDEN"), body
+    await eventually(lambda: membership_is(a, room_id, guest, "leave"))
+    await a.hs.rooms.set_state(
+        room_id, alice, "m.room.guest_access", "", {"guest_access": "can_join"}
+    )
+    await a.hs.membership.invite(room_id, alice, guest)
+    await eventually(lambda: membership_is(b, room_id, guest, "invite"))
+    status, body = await call(b, "POST", join_path, token, {})
+    assert status == 200, body
+    await eventually(lambda: membership_is(a, room_id, guest, "join"))
+
+
 async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
     a, b = await start_two(tmp_path, peers)
     room_id, alice, bob = await shared_room(a, b)

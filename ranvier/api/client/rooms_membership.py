@@ -55,8 +55,12 @@ class MembershipApi:
         requester = await require_user(request)
         target = request.path_params.get("roomIdOrAlias") or request.path_params["roomId"]
         body = parse_json_body_or_empty(request)
-        if requester.is_guest and self.guest_access is not None:
+        guest_check = requester.is_guest and self.guest_access is not None
+        held = True
+        if guest_check:
+            assert self.guest_access is not None
             await self.guest_access.check_join(target)
+            held = await self.guest_access.held(target)
         # ``via`` (v1.12+) and the deprecated ``server_name``: servers to join through
         # when this server is not in the room yet.
         servers = [*query_list(request, "via"), *query_list(request, "server_name")]
@@ -70,6 +74,9 @@ class MembershipApi:
         room_id = await self.membership.join(
             target, requester.user_id, optional_str(body, "reason"), servers
         )
+        if guest_check and not held:
+            assert self.guest_access is not None
+            await self.guest_access.check_after_join(room_id, requester.user_id)
         return json_response({"room_id": room_id})
 
     async def _targeted(self, request: Request) -> tuple[str, str, str, str | None]:
