@@ -18,6 +18,8 @@ and ``shared`` events are visible to servers in the room, ``invited`` ones to a
 server with a user invited or joined at the event, ``joined`` ones to a server with a
 user joined at the event. An event the server may not see is served redacted (its
 place in the DAG stays checkable, its content does not leak), as other homeservers do.
+So are the events of local users who deactivated their account with ``erase``
+(:mod:`ranvier.users.erasure`; account_deactivation.yaml), whoever asks.
 Rejected events and outliers are never served from DAG walks; ``/event`` serves
 outliers (a server asked us for them because they are referenced) but not rejected
 events.
@@ -40,6 +42,7 @@ from ranvier.rooms.event_store import RoomInfo, StoredEvent
 from ranvier.rooms.remote_store import RemoteStore
 from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.visibility import visibility_of
+from ranvier.users.erasure import ErasedUsers
 
 MAX_BACKFILL = 100
 MAX_MISSING = 20
@@ -60,6 +63,8 @@ class RoomData:
         self.events = storage.events
         self.server_name = server_name
         self.remote = RemoteStore(storage)
+        self.erased: ErasedUsers | None = None
+        """Erased local users, whose events are served redacted (set by the owner)."""
 
     # ---- access -------------------------------------------------------------------------
 
@@ -111,9 +116,15 @@ class RoomData:
         return False
 
     async def _visible_pdu(self, origin: str, stored: StoredEvent) -> JsonDict:
-        if await self.server_can_see(origin, stored):
+        if await self.server_can_see(origin, stored) and not await self._erased(stored):
             return stored.event.pdu
         return redact(stored.event.pdu, stored.event.room_version)
+
+    async def _erased(self, stored: StoredEvent) -> bool:
+        sender = stored.event.sender
+        if self.erased is None or _server_of(sender) != self.server_name:
+            return False
+        return bool(await self.erased.erased_among([sender]))
 
     # ---- single events and state --------------------------------------------------------
 

@@ -66,6 +66,7 @@ from ranvier.rooms.pipeline import RoomInput
 from ranvier.rooms.remote import RemoteInput
 from ranvier.rooms.summary import RoomSummaries
 from ranvier.sync.pagination import PaginationService
+from ranvier.users.erasure import ErasedUsers
 
 
 class FederationRooms:
@@ -93,6 +94,7 @@ class FederationRooms:
             self.source,
         )
         self.data = RoomData(storage, name)
+        self.data.erased = ErasedUsers(db)
         self.edus = EduRegistry()
         self.transactions = TransactionProcessor(db, self.remote, self.data, self.edus)
         self.sender = FederationSender(

@@ -21,6 +21,7 @@ from ranvier.http.types import MatrixError
 from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import Account, AccountStore
 from ranvier.users.devices import Device, DeviceStore
+from ranvier.users.erasure import ErasedUsers
 from ranvier.users.passwords import check_password, hash_password
 from ranvier.users.profiles import ProfileService
 from ranvier.users.threepids import ThreepidService
@@ -377,7 +378,8 @@ class AccountService:
         """Deactivate: no more logins, every device and token gone; ``erase`` clears data.
 
         account_deactivation.yaml: the user ID cannot be reused; with ``erase`` the
-        server should forget the profile and account data.
+        server should forget the profile and account data, and serve the user's
+        events redacted to servers from then on (:mod:`ranvier.users.erasure`).
         """
         await self.accounts.mark_deactivated(user_id)
         await self.logout_all(user_id)
@@ -385,6 +387,7 @@ class AccountService:
             # The addresses no longer log anyone in and may be used by other accounts.
             await self.threepids.store.delete_user(user_id)
         if erase:
+            await ErasedUsers(self.db).mark(user_id)
             await self.profiles.erase(user_id)
             await self.account_data.delete_user(user_id)
 
