@@ -95,7 +95,7 @@ class KeyBackups:
 
     # ---- versions -------------------------------------------------------------------
 
-    async def create_version(self, user_id: str, algorithm: str, auth_data: JsonDict) -> str:
+    async def create_version(self, user_id: str, algorithm: str, auth_data: Any) -> str:
         """A new current version; returns its number."""
         async with self.db.transaction() as conn:
             row = await conn.fetchone(
@@ -155,7 +155,7 @@ class KeyBackups:
         if number is None or row is None:
             raise _not_found()
         algorithm, auth_data = body.get("algorithm"), body.get("auth_data")
-        if not isinstance(algorithm, str) or not isinstance(auth_data, dict):
+        if not isinstance(algorithm, str) or auth_data is None:
             raise MatrixError(400, "M_BAD_JSON", "'algorithm' and 'auth_data' are required")
         if algorithm != row[0]:
             raise MatrixError(400, "M_INVALID_PARAM", "The algorithm of a backup cannot change")

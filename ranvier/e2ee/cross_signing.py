@@ -16,7 +16,9 @@ A signature upload is checked key by key, failures reported per key in the answe
 the signed object must be the stored key (apart from ``signatures``) and each new
 signature must verify -- on a device, with the user's self-signing key; on the user's
 own master key, with one of their devices' ``ed25519`` keys; on another user's master
-key, with the uploader's user-signing key.
+key, with the uploader's user-signing key. The user-signing key and the signatures made
+with it concern only their owner: their device list changes are private to them
+(:func:`~ranvier.e2ee.device_list_stream.private_to`), and go to no other server.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from typing import Any
 from ranvier.core.events import JsonDict
 from ranvier.core.signing import SignatureError, decode_verify_key_base64, verify_json_signature
 from ranvier.e2ee.cross_signing_store import KEY_TYPES, CrossSigningStore, public_key_of
-from ranvier.e2ee.device_list_stream import DeviceListStream
+from ranvier.e2ee.device_list_stream import DeviceListStream, private_to
 from ranvier.e2ee.key_store import E2eKeyStore
 from ranvier.http.types import MatrixError
 from ranvier.users.devices import DeviceStore
@@ -131,7 +133,8 @@ class CrossSigning:
         changed = {t: k for t, k in requested.items() if stored.get(t) != k}
         if changed:
             await self.store.set_keys(user_id, changed)
-            await self.stream.record([(user_id, "")])
+            public = set(changed) != {"user_signing"}
+            await self.stream.record([(user_id, "" if public else private_to(user_id))])
         return sorted(changed)
 
     # ---- signatures/upload ----------------------------------------------------------
@@ -155,16 +158,15 @@ class CrossSigning:
                     failures.setdefault(user_id, {})[key_id] = error
                     continue
                 rows.extend(found)
-                if found:
-                    changed.add((user_id, key_id if user_id == uploader else ""))
-                    if user_id != uploader:
-                        changed.add((uploader, ""))
+                if user_id != uploader:
+                    changed.add((user_id, private_to(uploader)))
+                elif key_id == public_key_of(own.get("master") or {}):
+                    changed.add((user_id, ""))
+                else:
+                    changed.add((user_id, key_id))
         if rows:
             await self.store.add_signatures(rows)
-            await self.stream.record(
-                (u, "" if d and d == public_key_of(own.get("master") or {}) else d)
-                for u, d in changed
-            )
+            await self.stream.record(changed)
         return {"failures": failures}
 
     async def _check(

@@ -12,7 +12,10 @@ Theory of operation
 :meth:`DeviceListStream.record` takes the next position of the ``device_lists``
 stream (``UPDATE ... RETURNING`` on ``sync_stream_positions``, so positions commit in
 order) and writes one row per changed ``(user, device)``; ``device_id`` is ``""`` for a
-change of the cross-signing keys. Local and remote users share the stream (remote
+change of the cross-signing keys, and :func:`private_to` ``(viewer)`` for a change only
+``viewer`` may hear of (their own user-signing key, their signature on another user's
+master key: client-server-api "Cross-signing", only the signer sees those).
+Local and remote users share the stream (remote
 changes arrive as EDUs). After the commit the listeners hear the users and the
 position: the sync notifier wakes the users who share a room with them, and the
 federation producer tells the other servers.
@@ -28,6 +31,19 @@ from collections.abc import Awaitable, Callable, Iterable
 import orjson
 
 from ranvier.db.api import Database
+
+PRIVATE_PREFIX = "*for:"
+
+
+def private_to(viewer: str) -> str:
+    """The ``device_id`` of a change that only ``viewer`` hears of."""
+    return PRIVATE_PREFIX + viewer
+
+
+def viewer_of(device_id: str) -> str | None:
+    """The only user who hears of a change with this ``device_id`` (None: everyone)."""
+    return device_id[len(PRIVATE_PREFIX) :] if device_id.startswith(PRIVATE_PREFIX) else None
+
 
 DeviceListListener = Callable[[list[tuple[str, str]], int], Awaitable[None]]
 """``await listener([(user_id, device_id), ...], position)`` after a committed change."""
@@ -69,15 +85,21 @@ class DeviceListStream:
             await listener(pairs, position)
         return position
 
-    async def changed_users(self, after: int, upto: int) -> set[str]:
-        """Users with a change in ``(after, upto]``."""
+    async def changed_users(self, after: int, upto: int, viewer: str | None = None) -> set[str]:
+        """Users with a change in ``(after, upto]`` that ``viewer`` hears of (None: the
+        changes everyone hears of)."""
         rows = await self.db.fetchall(
-            "SELECT DISTINCT user_id FROM device_list_stream WHERE stream_id > $1"
+            "SELECT DISTINCT user_id, device_id FROM device_list_stream WHERE stream_id > $1"
             " AND stream_id <= $2",
             after,
             upto,
         )
-        return {str(r[0]) for r in rows}
+        out: set[str] = set()
+        for user_id, device_id in rows:
+            only = viewer_of(str(device_id))
+            if only is None or only == viewer:
+                out.add(str(user_id))
+        return out
 
     async def previous_id(self, user_id: str, before: int) -> int | None:
         """The user's latest change before position ``before`` (an EDU's ``prev_id``)."""

@@ -22,8 +22,10 @@ matching range of the events stream:
 
 * ``changed``: users with a change in the range who share a room with the user now
   (the user included), plus users who came to share a room in the range (the member
-  events in the user's rooms: whoever joined, and everybody in a room the user joined)
-  -- their keys are new to the user's devices;
+  events in the user's rooms: whoever joined, was invited or knocked, and everybody in
+  a room the user joined) -- their keys are new to the user's devices -- and the users
+  of changes private to the user (their own user-signing key, their signatures on
+  others' master keys);
 * ``left``: users with a ``leave``/``ban`` in the range, and the members of the rooms
   the user left, who no longer share any room with the user.
 
@@ -91,7 +93,9 @@ class DeviceLists:
         sharing.add(user_id)
         changed: set[str] = set()
         if upto_lists > since_lists:
-            changed = await self.stream.changed_users(since_lists, upto_lists) & sharing
+            heard = await self.stream.changed_users(since_lists, upto_lists, user_id)
+            public = await self.stream.changed_users(since_lists, upto_lists, None)
+            changed = (heard & sharing) | (heard - public)
         left: set[str] = set()
         if upto_events > since_events:
             moves = await self.stream.membership_changes(user_id, since_events, upto_events)
@@ -102,6 +106,8 @@ class DeviceLists:
                         left_rooms.discard(room_id)
                     elif member in sharing:
                         changed.add(member)
+                elif membership in ("invite", "knock") and member != user_id:
+                    changed.add(member)
                 elif membership in ("leave", "ban"):
                     if member == user_id:
                         left_rooms.add(room_id)

@@ -34,7 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from ranvier.core.events import JsonDict
-from ranvier.e2ee.device_list_stream import DeviceListStream
+from ranvier.e2ee.device_list_stream import DeviceListStream, viewer_of
 from ranvier.e2ee.keys import E2eKeys
 from ranvier.e2ee.remote import server_of
 from ranvier.federation.edus.worker import SerialWorker
@@ -70,7 +70,9 @@ class DeviceListSender:
         stream.listeners.append(self._on_change)
 
     async def _on_change(self, pairs: list[tuple[str, str]], position: int) -> None:
-        local = [(u, d) for u, d in pairs if server_of(u) == self.server_name]
+        local = [
+            (u, d) for u, d in pairs if server_of(u) == self.server_name and viewer_of(d) is None
+        ]
         if local:
             self.worker.submit(lambda: self._send(local, position))
 

@@ -10,8 +10,8 @@ Theory of operation
 :meth:`E2eKeys.upload` checks the device keys belong to the requesting device and
 carry ``algorithms``, ``keys`` and a ``signatures`` object (400 ``M_BAD_JSON``
 otherwise; the server does not verify the device's self-signature, which only the other
-devices can act on, as other servers do not either), stores them, and records a device list change when they differ from the
-stored ones. One-time and fallback keys are stored by
+devices can act on, as other servers do not either), stores them, and records a device
+list change when they differ from the stored ones. One-time and fallback keys are stored by
 :class:`~ranvier.e2ee.key_store.E2eKeyStore`.
 
 :meth:`E2eKeys.query` answers local users from the stores (device keys with the

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ranvier.db.api import Database
 from ranvier.e2ee import E2ee
+from ranvier.e2ee.device_list_stream import viewer_of
 from ranvier.e2ee.federation_out import DeviceListSender, ToDeviceSender
 from ranvier.e2ee.remote import RemoteKeys
 from ranvier.federation.client import FederationClient
@@ -43,14 +44,16 @@ def build_e2ee(db: Database, accounts: AccountService, client: FederationClient 
 
 
 def connect_notifier(e2ee: E2ee, notifier: Notifier) -> None:
-    """Wake the syncs of the changed users and of the members of their rooms."""
+    """Wake the syncs of the changed users and of the members of their rooms (a private
+    change: only its viewer's)."""
 
     async def on_change(pairs: list[tuple[str, str]], position: int) -> None:
-        users = sorted({u for u, _ in pairs})
+        users = {u for u, d in pairs if viewer_of(d) is None}
+        viewers = {v for _, d in pairs if (v := viewer_of(d)) is not None}
         rooms: set[str] = set()
         for user_id in users:
             rooms.update(await e2ee.stream.joined_rooms(user_id))
-        notifier.on_device_lists(position, rooms, users)
+        notifier.on_device_lists(position, rooms, users | viewers)
 
     e2ee.stream.listeners.append(on_change)
 

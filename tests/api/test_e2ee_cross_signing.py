@@ -112,6 +112,7 @@ async def test_signatures_upload(client: Client) -> None:
         status, out = await post(client, "/keys/device_signing/upload", keys.upload_body(), tok)
         assert status == 200, out
     b_next = (await sync(client, b_tok))["next_batch"]
+    a_next = (await sync(client, a_tok))["next_batch"]
 
     # Alice's self-signing key signs her device; her device signs her master key.
     signed_dev = a_dev.device_keys()
@@ -153,4 +154,33 @@ async def test_signatures_upload(client: Client) -> None:
     assert b_dev.device_id in q["device_keys"][bob]
 
     body = await sync(client, b_tok, since=b_next)
-    assert alice in body["device_lists"]["changed"]
+    assert body["device_lists"]["changed"] == [alice]
+    # Her signature on bob's key is news to alice only.
+    body = await sync(client, a_tok, since=a_next)
+    assert body["device_lists"]["changed"] == [alice, bob]
+
+    # A new user-signing key (UIA: a key differs) is news to alice only.
+    a_next, b_next = body["next_batch"], (await sync(client, b_tok))["next_batch"]
+    new_usk = CrossSigningKeys(alice, master=a_keys.master)
+    auth = {"type": "m.login.password", "user": alice, "password": "pw"}
+    status, out = await post(
+        client,
+        "/keys/device_signing/upload",
+        {"user_signing_key": new_usk.key("user_signing")},
+        a_tok,
+    )
+    assert status == 401
+    status, out = await post(
+        client,
+        "/keys/device_signing/upload",
+        {
+            "user_signing_key": new_usk.key("user_signing"),
+            "auth": {**auth, "session": out["session"]},
+        },
+        a_tok,
+    )
+    assert status == 200, out
+    body = await sync(client, b_tok, since=b_next, timeout=0)
+    assert body["device_lists"]["changed"] == []
+    body = await sync(client, a_tok, since=a_next)
+    assert body["device_lists"]["changed"] == [alice]

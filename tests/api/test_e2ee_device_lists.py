@@ -129,3 +129,15 @@ async def test_long_poll_wakes_on_device_change(client: Client) -> None:
     body = await asyncio.wait_for(waiting, 5)
     assert loop.time() - started < 3
     assert body["device_lists"]["changed"] == [bob]
+
+
+async def test_invited_user_is_changed(client: Client) -> None:
+    _, a_tok, _, _, room = await two_in_room(client)
+    carol, _ = await register(client, "carol")
+    a_next = (await sync(client, a_tok))["next_batch"]
+    status, out = await client.request(
+        "POST", f"{V3}/rooms/{room}/invite", {"user_id": carol}, token=a_tok
+    )
+    assert status == 200, out
+    lists, _ = await changed_since(client, a_tok, a_next)
+    assert lists == {"changed": [carol], "left": []}
