@@ -217,9 +217,17 @@ async def redaction_withheld(storage: RoomStorage, stored: StoredEvent) -> bool:
     ev = stored.event
     if ev.type != REDACTION:
         return False
-    if ev.redacts is None:
+    target_id = ev.redacts
+    if target_id is None and stored.redacted_by is not None:
+        # Itself redacted (a redaction redacted by another, or by itself), and read
+        # without ``redacts`` before v11: the target as it was recorded.
+        row = await storage.db.fetchone(
+            "SELECT target_id FROM event_redactions WHERE redaction_nid = $1", stored.nid
+        )
+        target_id = None if row is None else str(row[0])
+    if target_id is None:
         return True
-    target = await storage.events.get_by_id(ev.redacts)
+    target = await storage.events.get_by_id(target_id)
     if (
         target is None
         or target.rejected

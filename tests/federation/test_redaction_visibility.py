@@ -95,8 +95,12 @@ async def test_redactions_that_would_not_apply_are_withheld(
     own = await craft(a, b, room_1, bob, "m.room.message", {"body": "oops"})
     await send_txn(b, a, "r3", [own.pdu])
     own_redaction = await _redaction(a, b, room_1, bob, own.event_id)
+    await send_txn(b, a, "r4", [own_redaction.pdu])
+    # A redaction of that redaction applies too; the redacted redaction (read without
+    # its ``redacts`` before v11) still shows.
+    second = await _redaction(a, b, room_1, bob, own_redaction.event_id)
     sentinel = await craft(a, b, room_1, bob, "m.room.message", {"body": "sentinel"})
-    await send_txn(b, a, "r4", [own_redaction.pdu, sentinel.pdu])
+    await send_txn(b, a, "r5", [second.pdu, sentinel.pdu])
     await eventually(lambda: has_event(a, sentinel.event_id))
 
     flt = urllib.parse.quote(orjson.dumps({"room": {"timeline": {"limit": 50}}}).decode())
@@ -109,6 +113,7 @@ async def test_redactions_that_would_not_apply_are_withheld(
 
     shown_1, shown_2 = timeline(room_1), timeline(room_2)
     assert own_redaction.event_id in shown_1 and sentinel.event_id in shown_1
+    assert second.event_id in shown_1
     assert unauthorised.event_id not in shown_1 and unknown.event_id not in shown_1
     assert elsewhere.event_id not in shown_2
     status, page = await call(
@@ -125,5 +130,6 @@ async def test_redactions_that_would_not_apply_are_withheld(
         a, "GET", f"/_matrix/client/v3/rooms/{path_segment(room_1)}/event/{hello}", token
     )
     assert status == 200 and got["content"] == {"body": "hello"}
-    stored_own = await a.hs.room_storage.events.get_by_id(own.event_id)
-    assert stored_own is not None and stored_own.redacted_by is not None
+    for event_id in (own.event_id, own_redaction.event_id):
+        got_back = await a.hs.room_storage.events.get_by_id(event_id)
+        assert got_back is not None and got_back.redacted_by is not None
