@@ -1,8 +1,8 @@
-"""Invites across servers (invite v2), both directions.
+"""Invites across servers (invite v2, and v1 for older servers), both directions.
 
-Spec: server-server-api "Inviting to a room" (invites-v2.yaml), "Validating hashes and
-signatures on received events", "Server Access Control Lists (ACLs)"; client-server-api
-"Stripped state".
+Spec: server-server-api "Inviting to a room" (invites-v2.yaml, invites-v1.yaml),
+"Validating hashes and signatures on received events", "Server Access Control Lists
+(ACLs)"; client-server-api "Stripped state".
 
 Theory of operation
 -------------------
@@ -14,20 +14,28 @@ invitee's server with ``PUT /v2/invite/{roomId}/{eventId}``, the room version an
 current state, with the inviter's membership). The answer must be the same event (same
 id) carrying a valid signature of the invitee's server; that signature is added to our
 event, which the pipeline then stores and publishes, and the federation sender sends to
-the room (and to the invitee's server) like any event. A refusal is passed to the client
-(4xx as answered, except that ``M_MISSING_PARAM``/``M_INVALID_PARAM`` become 500 as the
-spec asks); an unreachable server is 403 ``M_FORBIDDEN`` (inviting.yaml defines no
-other failure); a malformed answer is 502. A server the room's ACL denies is not asked
-(403).
+the room (and to the invitee's server) like any event. A server that does not know the v2
+endpoint (:func:`~ranvier.federation.legacy_v1.is_unknown_endpoint`) is sent the v1 form
+(the event with ``unsigned.invite_room_state``; answer ``[200, {"event": ...}]``) in
+rooms of version 1 or 2, the only ones v1 can carry; in other rooms the client gets 400
+``M_UNSUPPORTED_ROOM_VERSION``. An answered event that is not well formed for the room
+version (e.g. a float in a v6+ room) is 400 ``M_BAD_JSON``, as Synapse answers. A
+refusal is passed to the client (4xx as answered, except that
+``M_MISSING_PARAM``/``M_INVALID_PARAM`` become 500 as the spec asks); an unreachable
+server is 403 ``M_FORBIDDEN`` (inviting.yaml defines no other failure); a malformed
+answer is 502. A server the room's ACL denies is not asked (403).
 
 *Being invited* (:class:`InviteReceiver`). The request must name a supported room
 version (400 ``M_INCOMPATIBLE_ROOM_VERSION``, counted as ``unknown_room_version`` by
 :mod:`~ranvier.federation.metrics`; nothing is recorded; the same when the room state's
 create event names an unknown version) and carry an invite event that is well
-formed, signed by the sender's server, with an intact content hash, the id in the path,
+formed (400 ``M_BAD_JSON`` otherwise, e.g. not canonical JSON in a v6+ room), signed
+by the sender's server, with an intact content hash, the id in the path,
 ``m.room.member`` with membership ``invite``, a sender of the asking server, and a local
-user as state key (400 ``M_INVALID_PARAM`` otherwise). If this server is in the room,
-the room's ACL must allow the asking server (403). The room state is checked
+user as state key (400 ``M_INVALID_PARAM`` otherwise, as invites-v2.yaml recommends).
+``PUT /v1/invite`` (:meth:`InviteReceiver.receive_v1`) is the same with the event as
+the body and the room state in its ``unsigned``, for room version 1 or 2. If this
+server is in the room, the room's ACL must allow the asking server (403). The room state is checked
 (:func:`~ranvier.federation.stripped.check_room_state`). The event is signed by this
 server and returned; if this server is not in the room it is also recorded as the
 user's membership (:class:`~ranvier.federation.out_of_room.OutOfRoomMemberships`), so
@@ -40,12 +48,14 @@ from __future__ import annotations
 from typing import Any
 
 from ranvier.core.events import Event, JsonDict
+from ranvier.core.format import EventFormatError, check_pdu_format
 from ranvier.core.ids import InvalidIdentifier, server_name_of
 from ranvier.core.redaction import redact
 from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, UnknownRoomVersion, get_room_version
 from ranvier.core.signing import SignatureError, SigningKey, sign_event
 from ranvier.federation.client import FederationClient, RemoteError, Unreachable, path_segment
 from ranvier.federation.keyring import Keyring
+from ranvier.federation.legacy_v1 import is_unknown_endpoint, put_with_v1_fallback
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
 from ranvier.federation.room_data import RoomData
@@ -60,6 +70,7 @@ from ranvier.rooms.event_store import RoomInfo
 from ranvier.rooms.remote import PduDropped, RemoteInput, strip_unsigned
 from ranvier.rooms.state_store import Snapshot
 
+V1 = "/_matrix/federation/v1"
 V2 = "/_matrix/federation/v2"
 
 
@@ -72,6 +83,21 @@ def _server(identifier: Any) -> str | None:
 
 def _invalid(message: str) -> MatrixError:
     return MatrixError(400, "M_INVALID_PARAM", message)
+
+
+def _v1_room_version(state: Any) -> str:
+    """The room version of a v1 invite: "2" when its room state has a create event
+    saying so, else "1" (invites-v1.yaml: one of the two)."""
+    for item in state if isinstance(state, list) else ():
+        if (
+            isinstance(item, dict)
+            and item.get("type") == "m.room.create"
+            and item.get("state_key") == ""
+            and isinstance(item.get("content"), dict)
+            and item["content"].get("room_version") == "2"
+        ):
+            return "2"
+    return "1"
 
 
 class InviteSender:
@@ -94,15 +120,32 @@ class InviteSender:
         if not await self.data.acl_allows(room, target):
             raise MatrixError(403, "M_FORBIDDEN", "The invitee's server is denied by the ACL")
         rv = room.room_version
-        body = {
-            "room_version": rv.identifier,
-            "event": event.pdu,
-            "invite_room_state": await room_state_pdus(self.storage, current, event.sender),
+        state = await room_state_pdus(self.storage, current, event.sender)
+        body = {"room_version": rv.identifier, "event": event.pdu, "invite_room_state": state}
+        tail = f"/{path_segment(room.room_id)}/{path_segment(event.event_id)}"
+        # The v1 form, for servers without v2, can only carry rooms of version 1 or 2.
+        v1_path = f"{V1}/invite{tail}" if rv.identifier in ("1", "2") else None
+        unsigned = event.pdu.get("unsigned")
+        v1_body = {
+            **event.pdu,
+            "unsigned": {
+                **(unsigned if isinstance(unsigned, dict) else {}),
+                "invite_room_state": state,
+            },
         }
-        path = f"{V2}/invite/{path_segment(room.room_id)}/{path_segment(event.event_id)}"
         try:
-            answer = await self.client.put_json(target, path, body)
+            answer = await put_with_v1_fallback(
+                self.client, target, f"{V2}/invite{tail}", body, v1_path, v1_body
+            )
+        except ValueError as exc:
+            raise MatrixError(502, "M_UNKNOWN", f"{target} answered: {exc}") from None
         except RemoteError as exc:
+            if v1_path is None and is_unknown_endpoint(exc):
+                raise MatrixError(
+                    400,
+                    "M_UNSUPPORTED_ROOM_VERSION",
+                    f"{target} knows only v1 invites, which cannot carry this room version",
+                ) from None
             if exc.errcode in ("M_MISSING_PARAM", "M_INVALID_PARAM") or exc.status >= 500:
                 raise MatrixError(500, "M_UNKNOWN", f"{target} refused the invite: {exc}") from None
             raise MatrixError(
@@ -113,6 +156,11 @@ class InviteSender:
         signed = answer.get("event") if isinstance(answer, dict) else None
         if not isinstance(signed, dict):
             raise MatrixError(502, "M_UNKNOWN", f"{target} answered no event")
+        try:
+            check_pdu_format(signed, rv)
+        except EventFormatError as exc:
+            # What Synapse answers too (the room version's JSON rules broken).
+            raise MatrixError(400, "M_BAD_JSON", f"{target} answered a bad event: {exc}") from None
         theirs = signed.get("signatures", {}).get(target)
         if not isinstance(theirs, dict) or not theirs:
             raise MatrixError(502, "M_UNKNOWN", f"{target} did not sign the invite")
@@ -178,6 +226,8 @@ class InviteReceiver:
         try:
             event, redacted = await self.remote.parse(pdu, rv, room_id)
         except PduDropped as exc:
+            if exc.reason == "bad_format":
+                raise MatrixError(400, "M_BAD_JSON", f"Bad invite event: {exc}") from None
             raise _invalid(f"Bad invite event: {exc}") from None
         if redacted:
             raise _invalid("The invite's content hash does not match")
@@ -212,3 +262,20 @@ class InviteReceiver:
             await self.memberships.record(rv, stored, state)
         self.received += 1
         return {"event": signed}
+
+    async def receive_v1(self, origin: str, room_id: str, event_id: str, pdu: Any) -> JsonDict:
+        """``PUT /v1/invite/{roomId}/{eventId}``: the body is the invite event, its room
+        state in ``unsigned.invite_room_state``; the room version is "1" or "2"
+        (invites-v1.yaml), "2" when the state's create event says so. Checked, signed
+        and recorded as a v2 invite; the answer body (the route wraps it in
+        ``[200, ...]``)."""
+        if not isinstance(pdu, dict):
+            raise MatrixError(400, "M_BAD_JSON", "Body must be an invite event")
+        unsigned = pdu.get("unsigned")
+        state = unsigned.get("invite_room_state") if isinstance(unsigned, dict) else None
+        body = {
+            "room_version": _v1_room_version(state),
+            "event": pdu,
+            "invite_room_state": state,
+        }
+        return await self.receive(origin, room_id, event_id, body)

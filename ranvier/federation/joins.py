@@ -14,11 +14,14 @@ Theory of operation
   asking server (403) and that the asker supports the room version (400
   ``M_INCOMPATIBLE_ROOM_VERSION``);
 * ``send_join`` takes the signed join back, checks it is that user's join with the
-  id in the path, runs it through the remote room input like any received PDU (it
-  must be accepted: 403 otherwise), and answers the state before the join with its
-  auth chain and the servers in the room; with ``omit_members=true`` most membership
-  events are left out (:mod:`~ranvier.federation.join_state`). This server's own
-  joins always ask for the whole state.
+  id in the path (:class:`MembershipRefused`: 400 ``M_BAD_JSON`` for a malformed
+  event, ``M_INVALID_PARAM`` for a bad signature or sender, as joins-v2.yaml
+  recommends; 403 on the legacy v1 route), runs it through the remote room input like
+  any received PDU (it must be accepted: 403 otherwise), and answers the state before
+  the join with its auth chain and the servers in the room; with
+  ``omit_members=true`` most membership events are left out
+  (:mod:`~ranvier.federation.join_state`). This server's own joins always ask for the
+  whole state. ``send_leave`` and ``send_knock`` share the checks.
 
 *Joining side* (:class:`RemoteJoiner`): ``make_join`` at the first candidate server
 that answers, hash and sign the template (:func:`~ranvier.core.signing.sign_event`),
@@ -71,6 +74,28 @@ def _server(user_id: str) -> str | None:
         return server_name_of(user_id)
     except (InvalidIdentifier, ValueError):
         return None
+
+
+class MembershipRefused(MatrixError):
+    """A ``send_join``/``send_leave``/``send_knock`` event refused before it reaches the
+    room. ``kind``: ``format`` (not a well-formed event of the room version: 400
+    ``M_BAD_JSON``), ``signature`` (fails its signature check) or ``sender`` (not the
+    right membership of a user of the asking server): 400 ``M_INVALID_PARAM``, as
+    joins-v2.yaml and leaving-v2.yaml recommend. The v1 endpoints answer the last two
+    with 403 ``M_FORBIDDEN`` instead (:meth:`legacy`)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        errcode = "M_BAD_JSON" if kind == "format" else "M_INVALID_PARAM"
+        super().__init__(400, errcode, message)
+        self.kind = kind
+
+    def legacy(self) -> MatrixError:
+        """The error of the v1 endpoints (:mod:`~ranvier.federation.legacy_v1`): 403
+        ``M_FORBIDDEN`` for a bad signature or sender, as the servers that use them
+        (Synapse) answer; a malformed event stays 400 ``M_BAD_JSON``."""
+        if self.kind == "format":
+            return self
+        return MatrixError(403, "M_FORBIDDEN", self.error)
 
 
 class JoinResident:
@@ -170,15 +195,16 @@ class JoinResident:
         self, origin: str, room_id: str, event_id: str, pdu: Any, membership: str
     ) -> StoredEvent:
         """The common part of ``send_join``/``send_leave``/``send_knock``: check that
-        ``pdu`` is the ``membership`` of a user of ``origin`` with the id in the path,
-        run it through the remote room input (it must be accepted: 403 otherwise), and
-        return it as stored."""
+        ``pdu`` is the ``membership`` of a user of ``origin`` with the id in the path
+        (:class:`MembershipRefused` otherwise), run it through the remote room input (it
+        must be accepted: 403 otherwise), and return it as stored."""
         room = await self._room(room_id, origin)
         rv = room.room_version
         try:
             event, _ = await self.remote.parse(pdu, rv, room.room_id)
         except PduDropped as exc:
-            raise MatrixError(400, "M_BAD_JSON", str(exc)) from None
+            kind = "signature" if exc.reason == "bad_signature" else "format"
+            raise MembershipRefused(kind, str(exc)) from None
         if event.event_id != event_id:
             raise MatrixError(400, "M_BAD_JSON", "Event id does not match the path")
         if (
@@ -187,9 +213,7 @@ class JoinResident:
             or event.state_key != event.sender
             or _server(event.sender) != origin
         ):
-            raise MatrixError(
-                400, "M_BAD_JSON", f"Not a {membership} of a user of the asking server"
-            )
+            raise MembershipRefused("sender", f"Not a {membership} of a user of the asking server")
         try:
             outcome = await self.remote.receive(origin, pdu)
         except PduDropped as exc:

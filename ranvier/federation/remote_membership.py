@@ -62,6 +62,7 @@ from ranvier.core.room_versions import (
 )
 from ranvier.core.signing import SigningKey, sign_event
 from ranvier.federation.client import FederationClient, FederationError, RemoteError, path_segment
+from ranvier.federation.legacy_v1 import put_with_v1_fallback
 from ranvier.federation.metrics import RejectHook, ignore_rejection
 from ranvier.federation.out_of_room import OutOfRoomMemberships
 from ranvier.federation.stripped import BadRoomState, CreateVersionMismatch, check_room_state
@@ -78,6 +79,8 @@ _PATHS = {
     "leave": (f"{V1}/make_leave", f"{V2}/send_leave"),
     "knock": (f"{V1}/make_knock", f"{V1}/send_knock"),
 }
+_V1_SEND = {"join": f"{V1}/send_join", "leave": f"{V1}/send_leave"}
+"""The v1 forms tried when the resident does not know the v2 ones (:mod:`.legacy_v1`)."""
 
 
 class IncompatibleRoomVersion(ValueError):
@@ -131,7 +134,9 @@ async def handshake(
     """``make_<membership>`` then ``send_<membership>`` with ``destination``. Returns
     the room version, the signed event sent, and the ``send_*`` answer. Raises
     :class:`FederationError`, :class:`IncompatibleRoomVersion` (nothing is sent then)
-    or ValueError (a template that is not for this user)."""
+    or ValueError (a template that is not for this user, a malformed answer). A resident
+    that does not know ``/v2/send_join`` or ``/v2/send_leave`` is sent the v1 form
+    (:func:`~ranvier.federation.legacy_v1.put_with_v1_fallback`)."""
     make_path, send_path = _PATHS[membership]
     query = None if membership == "leave" else {"ver": list(KNOWN_ROOM_VERSIONS)}
     try:
@@ -173,8 +178,15 @@ async def handshake(
         raise ValueError(f"make_{membership} template is not for this user and room")
     signed = sign_event(pdu, server_name, signing_key, rv)
     event_id = compute_event_id(signed, rv)
-    answer = await client.put_json(
-        destination, f"{send_path}/{path_segment(room_id)}/{path_segment(event_id)}", signed
+    tail = f"/{path_segment(room_id)}/{path_segment(event_id)}"
+    legacy = _V1_SEND.get(membership)
+    answer = await put_with_v1_fallback(
+        client,
+        destination,
+        send_path + tail,
+        signed,
+        None if legacy is None else legacy + tail,
+        signed,
     )
     return rv, signed, answer
 

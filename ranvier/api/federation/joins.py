@@ -3,7 +3,9 @@
 "Joining Rooms"; joins-v1.yaml, joins-v2.yaml). Thin handlers over
 :class:`~ranvier.federation.joins.JoinResident`; ``ver`` defaults to ``["1"]`` as the
 spec says; ``omit_members`` (``true``/``false``, 400 ``M_INVALID_PARAM`` otherwise)
-asks for partial state (:mod:`ranvier.federation.join_state`).
+asks for partial state (:mod:`ranvier.federation.join_state`). The legacy
+``PUT /v1/send_join`` (removed from the spec in v1.18, still used by old servers and
+SyTest) answers the same as ``[200, {...}]`` (:mod:`ranvier.federation.legacy_v1`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ from __future__ import annotations
 from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
 from ranvier.federation.inbound_auth import ServerAuthenticator
-from ranvier.federation.joins import JoinResident
+from ranvier.federation.joins import JoinResident, MembershipRefused
+from ranvier.federation.legacy_v1 import wrap_v1
 from ranvier.http.parse import parse_json, query_bool
 from ranvier.http.types import Request, Response, json_response
 
@@ -45,9 +48,25 @@ class FederationJoinApi:
         )
         return json_response(answer)
 
+    async def send_join_v1(self, request: Request) -> Response:
+        """``PUT /v1/send_join/{roomId}/{eventId}`` (legacy, :mod:`.legacy_v1`): the v2
+        answer (whole state) as ``[200, answer]``; a bad signature or sender is 403."""
+        origin = await self.auth.require_server(request)
+        try:
+            answer = await self.resident.send_join(
+                origin,
+                request.path_params["roomId"],
+                request.path_params["eventId"],
+                parse_json(request.body),
+            )
+        except MembershipRefused as exc:
+            raise exc.legacy() from None
+        return json_response(wrap_v1(answer))
+
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""
         return [
             ("GET", f"{FEDERATION_V1}/make_join/{{roomId}}/{{userId}}", self.make_join),
             ("PUT", "/_matrix/federation/v2/send_join/{roomId}/{eventId}", self.send_join),
+            ("PUT", f"{FEDERATION_V1}/send_join/{{roomId}}/{{eventId}}", self.send_join_v1),
         ]

@@ -2,8 +2,10 @@
 and third-party invite exchange.
 
 Spec: server-server-api "Inviting to a room" (``PUT /v2/invite/{roomId}/{eventId}``,
-invites-v2.yaml), "Leaving Rooms (Rejecting Invites)" (``GET /v1/make_leave``,
-``PUT /v2/send_leave``; leaving-v1.yaml, leaving-v2.yaml), "Knocking upon a room"
+invites-v2.yaml; ``PUT /v1/invite``, invites-v1.yaml), "Leaving Rooms (Rejecting
+Invites)" (``GET /v1/make_leave``, ``PUT /v2/send_leave``; leaving-v1.yaml,
+leaving-v2.yaml; the legacy ``PUT /v1/send_leave``, removed from the spec in v1.18, is
+still served: :mod:`ranvier.federation.legacy_v1`), "Knocking upon a room"
 (``GET /v1/make_knock?ver=``, ``PUT /v1/send_knock``; knocks.yaml), "Third-party
 invites" (``PUT /v1/exchange_third_party_invite/{roomId}``, third_party_invite.yaml).
 Thin handlers: authenticate the origin, parse, call the service. ``make_knock`` requires
@@ -16,7 +18,8 @@ from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
 from ranvier.federation.inbound_auth import ServerAuthenticator
 from ranvier.federation.invites import InviteReceiver
-from ranvier.federation.joins import JoinResident
+from ranvier.federation.joins import JoinResident, MembershipRefused
+from ranvier.federation.legacy_v1 import wrap_v1
 from ranvier.federation.third_party import ThirdPartyExchange
 from ranvier.http.parse import parse_json
 from ranvier.http.types import MatrixError, Request, Response, json_response
@@ -50,6 +53,18 @@ class FederationMembershipApi:
         )
         return json_response(answer)
 
+    async def invite_v1(self, request: Request) -> Response:
+        """``PUT /v1/invite/{roomId}/{eventId}``: the event as the body, the answer as
+        ``[200, {"event": ...}]`` (invites-v1.yaml)."""
+        origin = await self.auth.require_server(request)
+        answer = await self.invites.receive_v1(
+            origin,
+            request.path_params["roomId"],
+            request.path_params["eventId"],
+            parse_json(request.body),
+        )
+        return json_response(wrap_v1(answer))
+
     async def make_leave(self, request: Request) -> Response:
         """``GET /v1/make_leave/{roomId}/{userId}``."""
         origin = await self.auth.require_server(request)
@@ -68,6 +83,21 @@ class FederationMembershipApi:
             parse_json(request.body),
         )
         return json_response(answer)
+
+    async def send_leave_v1(self, request: Request) -> Response:
+        """``PUT /v1/send_leave/{roomId}/{eventId}`` (legacy): ``[200, {}]``; a bad
+        signature or sender is 403 (:meth:`MembershipRefused.legacy`)."""
+        origin = await self.auth.require_server(request)
+        try:
+            answer = await self.resident.send_leave(
+                origin,
+                request.path_params["roomId"],
+                request.path_params["eventId"],
+                parse_json(request.body),
+            )
+        except MembershipRefused as exc:
+            raise exc.legacy() from None
+        return json_response(wrap_v1(answer))
 
     async def make_knock(self, request: Request) -> Response:
         """``GET /v1/make_knock/{roomId}/{userId}?ver=...``."""
@@ -108,8 +138,10 @@ class FederationMembershipApi:
         v1, v2 = FEDERATION_V1, FEDERATION_V2
         return [
             ("PUT", f"{v2}/invite/{{roomId}}/{{eventId}}", self.invite),
+            ("PUT", f"{v1}/invite/{{roomId}}/{{eventId}}", self.invite_v1),
             ("GET", f"{v1}/make_leave/{{roomId}}/{{userId}}", self.make_leave),
             ("PUT", f"{v2}/send_leave/{{roomId}}/{{eventId}}", self.send_leave),
+            ("PUT", f"{v1}/send_leave/{{roomId}}/{{eventId}}", self.send_leave_v1),
             ("GET", f"{v1}/make_knock/{{roomId}}/{{userId}}", self.make_knock),
             ("PUT", f"{v1}/send_knock/{{roomId}}/{{eventId}}", self.send_knock),
             (
