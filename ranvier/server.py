@@ -108,6 +108,7 @@ from ranvier.http.router import Handler, Router
 from ranvier.http.server import HttpServer
 from ranvier.http.tls import server_context
 from ranvier.http.types import MatrixError, Request, Response
+from ranvier.push.service import Push
 from ranvier.rooms.aliases import AliasService, AliasStore
 from ranvier.rooms.directory import DirectoryService
 from ranvier.rooms.guest_access import GuestAccess
@@ -308,6 +309,9 @@ class Homeserver:
         self.upgrades = UpgradeService(self.rooms, self.aliases)
         self.upgrade_follower = UpgradeFollower(self.rooms, self.rooms.aliases, self.account_data)
         self.bus.subscribe(ROOM_EVENTS, self.upgrade_follower.on_room_event)
+        # Push rules, pushers, notification counts, the gateway sender (ranvier.push).
+        self.push = Push(db, self.room_storage, self.account_data, self.rooms.is_local)
+        self.push.connect(self.bus, self.accounts, self.receipts, self.upgrade_follower)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
         federation_on = not config.global_.disable_federation
         self.e2ee = build_e2ee(db, self.accounts, self.federation.client if federation_on else None)
@@ -396,6 +400,8 @@ class Homeserver:
             ]
         for api in apis:
             self.add_routes(api.routes())
+        for push_routes in self.push.apis(self.rooms):
+            self.add_routes(push_routes)
         # Sync, pagination and send-to-device (ranvier.sync).
         self.notifier = Notifier()
         self.to_device = ToDeviceStore(db, DeviceStore(db))
@@ -409,6 +415,7 @@ class Homeserver:
             self.federation_edus = FederationEdus(
                 db, self.federation_rooms, self.typing, self.receipts, self.presence
             )
+            self.bus.subscribe(ROOM_EVENTS, self.federation_edus.presence.on_room_event)
             self.device_list_sender = connect_federation(
                 self.e2ee, self.federation_rooms, self.federation_edus
             )
@@ -425,6 +432,7 @@ class Homeserver:
             self.e2ee.device_lists,
         )
         connect_notifier(self.e2ee, self.notifier)
+        self.push.connect_sync(self.sync)
         self.pagination = PaginationService(self.sync.store, self.account_data)
         if self.federation_rooms is not None:
             self.federation_rooms.connect_pagination(self.pagination)
@@ -558,6 +566,7 @@ class Homeserver:
         await self.room_input.queues.drain()
         await self.bus.close()
         await self.upgrade_follower.drain()
+        await self.push.stop()
         if self.federation_edus is not None:
             await self.federation_edus.stop()
         if self.device_list_sender is not None:

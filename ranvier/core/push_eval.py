@@ -49,7 +49,8 @@ class RoomFacts:
     """What conditions need besides the event, for one recipient."""
 
     member_count: int = 0
-    sender_power: int = 0
+    sender_power: float = 0
+    """The sender's power level (``inf`` for a v12 room creator)."""
     notification_levels: Mapping[str, int] = field(default_factory=dict)
     """Power needed per ``notifications`` key (``room`` defaults to 50)."""
     display_name: str | None = None

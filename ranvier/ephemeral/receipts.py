@@ -25,7 +25,7 @@ so other members' long-polls do not even wake.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any
 
 from ranvier.core.events import JsonDict
@@ -41,6 +41,9 @@ FULLY_READ = "m.fully_read"
 RECEIPT_TYPES = frozenset({READ, READ_PRIVATE})
 """Receipt types stored as receipts (``m.fully_read`` is a read marker)."""
 MAIN_THREAD = "main"
+
+ReadHook = Callable[[str, str, str, int], Awaitable[None]]
+"""``await hook(room_id, user_id, receipt_type, event_stream_ordering)``."""
 
 
 def thread_of(event_content: JsonDict) -> str | None:
@@ -88,6 +91,9 @@ class ReceiptService:
         self.store = store
         self.rooms = rooms
         self.listeners = Listeners()
+        self.read_hooks: list[ReadHook] = []
+        """Called after a local receipt moved, before sync is woken (push resets the
+        user's unread counts there)."""
 
     async def visible_event(self, room_id: str, event_id: str, user_id: str) -> StoredEvent:
         """The event ``event_id`` of ``room_id`` if ``user_id`` may see it, else 404."""
@@ -122,6 +128,8 @@ class ReceiptService:
         )
         if position is None:
             return False
+        for hook in self.read_hooks:
+            await hook(room_id, user_id, receipt_type, stored.stream_ordering)
         if receipt_type == READ_PRIVATE:
             self.listeners.notify(position, (), (user_id,))
         else:

@@ -21,13 +21,15 @@ over:
   that did not perform the upgrade (its user joined the new room over federation)
   moves its own aliases and listing. Both steps do nothing the second time;
 * the joining user's ``m.direct``: each list naming the old room also names the new;
-* the joining user's ``m.tag`` of the old room, when the new room has none.
+* the joining user's ``m.tag`` of the old room, when the new room has none;
+* whatever :attr:`UpgradeFollower.user_hooks` carry (the user's push rules).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ranvier.rooms.aliases import AliasStore
@@ -51,6 +53,9 @@ class UpgradeFollower:
         self.aliases = aliases
         self.account_data = account_data
         self._tasks: set[asyncio.Task[None]] = set()
+        self.user_hooks: list[Callable[[str, str, str], Awaitable[object]]] = []
+        """``await hook(user_id, old_room_id, new_room_id)`` for other components'
+        per-user settings (push copies the user's rules for the old room)."""
 
     async def on_room_event(self, msg: RoomEventPersisted) -> None:
         """Bus handler: a local user's join starts :meth:`follow`."""
@@ -97,6 +102,8 @@ class UpgradeFollower:
             await self._move_server_state(old_id, room_id)
             await self._copy_direct(user_id, old_id, room_id)
             await self._copy_tags(user_id, old_id, room_id)
+            for hook in self.user_hooks:
+                await hook(user_id, old_id, room_id)
         except Exception:  # a background task: log, do not lose the error
             log.exception("carrying %s over to upgraded room %s failed", user_id, room_id)
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from ranvier.bus import Bus
@@ -111,6 +112,9 @@ class SyncService:
             ephemeral.connect(notifier.on_typing, notifier.on_receipts, notifier.on_presence)
         self._start_lock = asyncio.Lock()
         self.device_lists = device_lists
+        self.response_hooks: list[Callable[[SyncRequest, JsonDict], Awaitable[None]]] = []
+        """Called with each response body before it is returned (push adds the
+        ``unread_notifications`` counts and the default ``m.push_rules``)."""
 
     async def _to_device_listener(self, user_ids: list[str], position: int) -> None:
         self.notifier.on_to_device(user_ids, position)
@@ -286,6 +290,8 @@ class SyncService:
             "to_device": {"events": to_device},
         }
         lists = await self._add_e2ee(req, body)
+        for hook in self.response_hooks:
+            await hook(req, body)
         empty = (
             not lists
             and not to_device

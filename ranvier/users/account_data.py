@@ -93,6 +93,22 @@ class AccountDataStore:
         )
         return position
 
+    async def put_in(
+        self,
+        conn: Connection,
+        user_id: str,
+        room_id: str | None,
+        data_type: str,
+        content: dict[str, Any],
+    ) -> int:
+        """:meth:`put` inside the caller's transaction (a component storing its own
+        data with the account data it mirrors); call :meth:`notify` after the commit."""
+        return await self._put_in(conn, user_id, room_id, data_type, content)
+
+    async def notify(self, user_id: str, position: int) -> None:
+        """Tell the listeners about a write made with :meth:`put_in`."""
+        await self._notify(user_id, position)
+
     async def _notify(self, user_id: str, position: int) -> None:
         for listener in self._listeners:
             await listener(user_id, position)

@@ -1,0 +1,194 @@
+"""Notifications and unread counts per user and room (client-server-api "Receiving
+notifications", "Marking notifications as read"; notifications.yaml).
+
+Theory of operation
+-------------------
+``push_notifications`` keeps one row per event that notified a user (its actions and
+whether it highlights), for ``GET /notifications`` and for recounting. ``push_counts``
+keeps, per user and room, the unread ``notif_count``/``highlight_count`` and
+``read_ordering``: the stream ordering up to which the user has read (their furthest
+``m.read``/``m.read.private`` receipt, or their own latest event).
+
+:meth:`NotificationStore.record` adds an event's notifications and increments the
+counts of rooms whose ``read_ordering`` is still before the event (an upsert with a
+``WHERE``), so an event processed after the user already read past it is not counted.
+:meth:`NotificationStore.mark_read` moves ``read_ordering`` forward only (receipts of
+either type count; the furthest wins, as the spec asks) and recounts the notifications
+after it: the count is exact whatever order events and receipts arrive in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from ranvier.db.api import Connection, Database
+
+_INCREMENT = (
+    "INSERT INTO push_counts (user_id, room_id, notif_count, highlight_count, read_ordering) "
+    "VALUES ($1, $2, 1, $3, 0) ON CONFLICT (user_id, room_id) DO UPDATE SET "
+    "notif_count = push_counts.notif_count + 1, "
+    "highlight_count = push_counts.highlight_count + EXCLUDED.highlight_count "
+    "WHERE push_counts.read_ordering < $4"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Notified:
+    """A user an event notifies, with the actions of the matching rule."""
+
+    user_id: str
+    actions: list[Any]
+    highlight: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationRow:
+    """One row of ``GET /notifications``."""
+
+    room_id: str
+    event_id: str
+    stream_ordering: int
+    actions: list[Any]
+    highlight: bool
+    ts: int
+    read: bool
+
+
+class NotificationStore:
+    """Reads and writes ``push_notifications`` and ``push_counts``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def record(
+        self,
+        room_id: str,
+        event_id: str,
+        stream_ordering: int,
+        ts: int,
+        notified: Sequence[Notified],
+        reader: str | None = None,
+    ) -> None:
+        """Store an event's notifications and counts; ``reader`` (the local sender)
+        has read the room up to this event."""
+        if not notified and reader is None:
+            return
+        async with self.db.transaction() as conn:
+            if notified:
+                await conn.executemany(
+                    "INSERT INTO push_notifications (user_id, room_id, stream_ordering, "
+                    "event_id, actions, highlight, ts) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                    "ON CONFLICT (user_id, stream_ordering) DO NOTHING",
+                    [
+                        (
+                            n.user_id,
+                            room_id,
+                            stream_ordering,
+                            event_id,
+                            orjson.dumps(n.actions).decode(),
+                            n.highlight,
+                            ts,
+                        )
+                        for n in notified
+                    ],
+                )
+                await conn.executemany(
+                    _INCREMENT,
+                    [(n.user_id, room_id, int(n.highlight), stream_ordering) for n in notified],
+                )
+            if reader is not None:
+                await self._mark_read_in(conn, reader, room_id, stream_ordering)
+
+    async def mark_read(self, user_id: str, room_id: str, stream_ordering: int) -> bool:
+        """The user read ``room_id`` up to ``stream_ordering``; False when they had
+        already read that far."""
+        async with self.db.transaction() as conn:
+            return await self._mark_read_in(conn, user_id, room_id, stream_ordering)
+
+    @staticmethod
+    async def _mark_read_in(
+        conn: Connection, user_id: str, room_id: str, stream_ordering: int
+    ) -> bool:
+        row = await conn.fetchone(
+            "SELECT read_ordering FROM push_counts WHERE user_id = $1 AND room_id = $2",
+            user_id,
+            room_id,
+        )
+        if row is not None and int(row[0]) >= stream_ordering:
+            return False
+        counted = await conn.fetchone(
+            "SELECT COUNT(*), COALESCE(SUM(CASE WHEN highlight THEN 1 ELSE 0 END), 0) "
+            "FROM push_notifications WHERE user_id = $1 AND room_id = $2 "
+            "AND stream_ordering > $3",
+            user_id,
+            room_id,
+            stream_ordering,
+        )
+        notif, highlight = (0, 0) if counted is None else (int(counted[0]), int(counted[1]))
+        await conn.execute(
+            "INSERT INTO push_counts (user_id, room_id, notif_count, highlight_count, "
+            "read_ordering) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, room_id) "
+            "DO UPDATE SET notif_count = EXCLUDED.notif_count, "
+            "highlight_count = EXCLUDED.highlight_count, "
+            "read_ordering = EXCLUDED.read_ordering",
+            user_id,
+            room_id,
+            notif,
+            highlight,
+            stream_ordering,
+        )
+        return True
+
+    async def counts(self, user_id: str) -> dict[str, tuple[int, int]]:
+        """``{room_id: (notification_count, highlight_count)}`` of rooms with a row."""
+        rows = await self.db.fetchall(
+            "SELECT room_id, notif_count, highlight_count FROM push_counts WHERE user_id = $1",
+            user_id,
+        )
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in rows}
+
+    async def unread_total(self, user_id: str) -> int:
+        """The user's unread notifications across rooms (the gateway's ``unread``)."""
+        row = await self.db.fetchone(
+            "SELECT COALESCE(SUM(notif_count), 0) FROM push_counts WHERE user_id = $1", user_id
+        )
+        return 0 if row is None else int(row[0])
+
+    async def list(
+        self, user_id: str, before: int | None, limit: int, only_highlight: bool
+    ) -> list[NotificationRow]:
+        """The user's notifications, newest first, older than ``before`` (a stream
+        ordering) when given."""
+        rows = await self.db.fetchall(
+            "SELECT n.room_id, n.event_id, n.stream_ordering, n.actions, n.highlight, n.ts, "
+            "COALESCE(c.read_ordering, 0) FROM push_notifications n LEFT JOIN push_counts c "
+            "ON c.user_id = n.user_id AND c.room_id = n.room_id "
+            "WHERE n.user_id = $1 AND n.stream_ordering < $2 "
+            + ("AND n.highlight " if only_highlight else "")
+            + "ORDER BY n.stream_ordering DESC LIMIT $3",
+            user_id,
+            before if before is not None else 2**62,
+            limit,
+        )
+        return [
+            NotificationRow(
+                room_id=str(r[0]),
+                event_id=str(r[1]),
+                stream_ordering=int(r[2]),
+                actions=list(orjson.loads(r[3])),
+                highlight=bool(r[4]),
+                ts=int(r[5]),
+                read=int(r[2]) <= int(r[6]),
+            )
+            for r in rows
+        ]
+
+    async def delete_user(self, user_id: str) -> None:
+        """Forget a user's notifications and counts."""
+        async with self.db.transaction() as conn:
+            await conn.execute("DELETE FROM push_notifications WHERE user_id = $1", user_id)
+            await conn.execute("DELETE FROM push_counts WHERE user_id = $1", user_id)

@@ -1,0 +1,316 @@
+"""Evaluating push rules for every persisted event (client-server-api "Push
+Notifications": "Server behaviour", "Receiving notifications").
+
+Theory of operation
+-------------------
+:meth:`PushProcessor.on_room_event` is subscribed to
+:data:`~ranvier.rooms.outputs.ROOM_EVENTS`. It only appends the message to the
+processor's own queue, which one worker task drains in order, so the processor
+always knows which events it has not processed yet: :meth:`PushProcessor.caught_up`
+lets ``/sync`` wait (briefly) until the events of its range are counted, as the spec
+requires the new count to "appear in the same /sync response as the event itself".
+
+For each event the worker takes the room's facts from a per-room cache (dropped on
+every state event of the room, reloaded from the current state): joined members and
+their count, which of them are local, the power levels, the creators, name and
+canonical alias. The recipients are the local joined members other than the sender,
+plus a local user the event invites. Each recipient's compiled rules
+(:class:`~ranvier.push.rules.PushRules`) are evaluated against the PDU; those whose
+actions ``notify`` are recorded with their counts in one transaction
+(:class:`~ranvier.push.counts.NotificationStore`), together with "the sender has read
+the room up to here" when the sender is local. Recipients with pushers are then handed
+to the :class:`~ranvier.push.gateway.PushGateway`.
+
+Read receipts come in through :meth:`PushProcessor.on_receipt` (a hook of the receipt
+service): the counts are recomputed and, when they changed, the user's gateways get a
+badge-only notification with the new ``unread`` count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from ranvier.core.auth.power_levels import CREATE_KEY, POWER_LEVELS_KEY, get_user_power_level
+from ranvier.core.events import Event, JsonDict, StateKey
+from ranvier.core.push_eval import RoomFacts, highlights, notifies
+from ranvier.push.counts import NotificationStore, Notified
+from ranvier.push.gateway import PushGateway, PushItem
+from ranvier.push.pushers import PusherStore
+from ranvier.push.rules import PushRules
+from ranvier.rooms.outputs import RoomEventPersisted
+from ranvier.rooms.storage import RoomStorage
+
+logger = logging.getLogger(__name__)
+
+NAME_KEY: StateKey = ("m.room.name", "")
+ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
+_FACT_KEYS = (CREATE_KEY, POWER_LEVELS_KEY, NAME_KEY, ALIAS_KEY)
+
+
+@dataclass(slots=True)
+class RoomPushState:
+    """What evaluating an event of one room needs, as of the room's current state."""
+
+    joined_count: int
+    local_joined: list[str]
+    member_nids: dict[str, int]
+    state: dict[StateKey, Event]
+    notification_levels: dict[str, int]
+    names: dict[str, str | None] = field(default_factory=dict)
+
+    def power_of(self, user_id: str) -> float:
+        """``user_id``'s power level (``inf`` for a v12 creator)."""
+        return get_user_power_level(user_id, self.state)
+
+    def room_name(self) -> str | None:
+        """``m.room.name``, else the canonical alias (what push gateways display)."""
+        name = self.state.get(NAME_KEY)
+        if name is not None and isinstance(name.content.get("name"), str) and name.content["name"]:
+            return str(name.content["name"])
+        return self.room_alias()
+
+    def room_alias(self) -> str | None:
+        """The canonical alias, if any."""
+        alias = self.state.get(ALIAS_KEY)
+        value = None if alias is None else alias.content.get("alias")
+        return value if isinstance(value, str) and value else None
+
+
+def _notification_levels(state: dict[StateKey, Event]) -> dict[str, int]:
+    pl = state.get(POWER_LEVELS_KEY)
+    levels = None if pl is None else pl.content.get("notifications")
+    out: dict[str, int] = {}
+    if isinstance(levels, dict):
+        for key, value in levels.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                out[key] = value
+            elif isinstance(value, str) and value.lstrip("-").isdigit():
+                out[key] = int(value)
+    return out
+
+
+class PushProcessor:
+    """Counts notifications and feeds the push gateway (module docstring)."""
+
+    def __init__(
+        self,
+        storage: RoomStorage,
+        rules: PushRules,
+        notifications: NotificationStore,
+        pushers: PusherStore,
+        gateway: PushGateway,
+        is_local: Callable[[str], bool],
+        room_cache_size: int = 2048,
+    ) -> None:
+        self.storage = storage
+        self.rules = rules
+        self.notifications = notifications
+        self.pushers = pushers
+        self.gateway = gateway
+        self.is_local = is_local
+        self.room_cache_size = room_cache_size
+        self._rooms: OrderedDict[str, RoomPushState] = OrderedDict()
+        self._queue: deque[RoomEventPersisted] = deque()
+        self._current: RoomEventPersisted | None = None
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self.processed = 0
+
+    # ---- the queue ----------------------------------------------------------------
+
+    async def on_room_event(self, msg: RoomEventPersisted) -> None:
+        """Bus handler: queue the event for the worker."""
+        self._queue.append(msg)
+        self._wake.set()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            if not self._queue:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            msg = self._queue.popleft()
+            self._current = msg
+            try:
+                await self.process(msg)
+            except Exception:
+                logger.exception("push: processing %s failed", msg.event_id)
+            finally:
+                self._current = None
+                self.processed += 1
+                self._progress.set()
+                self._progress = asyncio.Event()
+
+    def _pending_upto(self, stream_ordering: int) -> bool:
+        current = self._current
+        if current is not None and current.stream_ordering <= stream_ordering:
+            return True
+        return any(m.stream_ordering <= stream_ordering for m in self._queue)
+
+    async def caught_up(self, stream_ordering: int, timeout: float = 2.0) -> bool:
+        """Wait until no queued event is at or before ``stream_ordering``; False if
+        ``timeout`` seconds passed first."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._pending_upto(stream_ordering):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return True
+
+    async def stop(self) -> None:
+        """Process what is queued, then stop the worker."""
+        await self.caught_up(2**62, timeout=10.0)
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    # ---- room facts ---------------------------------------------------------------
+
+    async def room_state(self, room_id: str) -> RoomPushState | None:
+        """The cached facts of a room (None for a room this server does not know)."""
+        found = self._rooms.get(room_id)
+        if found is not None:
+            self._rooms.move_to_end(room_id)
+            return found
+        info = await self.storage.events.get_room(room_id)
+        if info is None:
+            return None
+        members = await self.storage.events.members(info.nid)
+        joined = {user: nid for user, membership, nid in members if membership == "join"}
+        snapshot = await self.storage.current_state(info.nid)
+        state = await self.storage.state_events(snapshot, _FACT_KEYS)
+        room = RoomPushState(
+            joined_count=len(joined),
+            local_joined=[u for u in joined if self.is_local(u)],
+            member_nids=joined,
+            state=state,
+            notification_levels=_notification_levels(state),
+        )
+        self._rooms[room_id] = room
+        if len(self._rooms) > self.room_cache_size:
+            self._rooms.popitem(last=False)
+        return room
+
+    async def display_name(self, room: RoomPushState, user_id: str) -> str | None:
+        """``user_id``'s display name in the room (from their member event)."""
+        if user_id in room.names:
+            return room.names[user_id]
+        nid = room.member_nids.get(user_id)
+        name: str | None = None
+        if nid is not None:
+            found = await self.storage.events.get_by_nids([nid])
+            stored = found.get(nid)
+            value = None if stored is None else stored.event.content.get("displayname")
+            name = value if isinstance(value, str) else None
+        room.names[user_id] = name
+        return name
+
+    # ---- one event ----------------------------------------------------------------
+
+    async def process(self, msg: RoomEventPersisted) -> None:
+        """Evaluate, count and push one event (module docstring)."""
+        if msg.state_key is not None:
+            self._rooms.pop(msg.room_id, None)
+        room = await self.room_state(msg.room_id)
+        if room is None:
+            return
+        recipients = [u for u in room.local_joined if u != msg.sender]
+        target = msg.state_key
+        if (
+            msg.membership == "invite"
+            and target is not None
+            and target != msg.sender
+            and target not in recipients
+            and self.is_local(target)
+        ):
+            recipients.append(target)
+        reader = msg.sender if self.is_local(msg.sender) else None
+        if not recipients and reader is None:
+            return
+        power = room.power_of(msg.sender)
+        base = RoomFacts(
+            member_count=room.joined_count,
+            sender_power=power if not math.isinf(power) else 2**62,
+            notification_levels=room.notification_levels,
+        )
+        notified: list[Notified] = []
+        for user_id in recipients:
+            compiled = await self.rules.compiled(user_id)
+            facts = base
+            if compiled.uses_display_name:
+                facts = replace(base, display_name=await self.display_name(room, user_id))
+            actions = compiled.evaluate(msg.pdu, facts)
+            if actions is not None and notifies(actions):
+                notified.append(Notified(user_id, actions, highlights(actions)))
+        ts = int(time.time() * 1000)
+        await self.notifications.record(
+            msg.room_id, msg.event_id, msg.stream_ordering, ts, notified, reader
+        )
+        for n in notified:
+            if await self.pushers.has_pushers(n.user_id):
+                await self._push(room, msg, n)
+
+    async def _push(self, room: RoomPushState, msg: RoomEventPersisted, n: Notified) -> None:
+        pushers = [p for p in await self.pushers.for_user(n.user_id) if p.kind == "http"]
+        if not pushers:
+            return
+        notification: JsonDict = {
+            "id": msg.event_id,
+            "event_id": msg.event_id,
+            "room_id": msg.room_id,
+            "type": msg.event_type,
+            "sender": msg.sender,
+            "counts": {"unread": await self.notifications.unread_total(n.user_id)},
+        }
+        content = msg.pdu.get("content")
+        if isinstance(content, dict):
+            notification["content"] = content
+        sender_name = await self.display_name(room, msg.sender)
+        if sender_name:
+            notification["sender_display_name"] = sender_name
+        room_name = room.room_name()
+        if room_name:
+            notification["room_name"] = room_name
+        alias = room.room_alias()
+        if alias:
+            notification["room_alias"] = alias
+        if msg.membership is not None:
+            notification["membership"] = msg.membership
+            notification["user_is_target"] = msg.state_key == n.user_id
+        for pusher in pushers:
+            self.gateway.enqueue(PushItem(pusher, notification, n.actions))
+
+    # ---- receipts -----------------------------------------------------------------
+
+    async def on_receipt(
+        self, room_id: str, user_id: str, receipt_type: str, stream_ordering: int
+    ) -> None:
+        """A local user's ``m.read``/``m.read.private`` receipt moved: recount, and
+        send the new badge count to their gateways."""
+        if not await self.notifications.mark_read(user_id, room_id, stream_ordering):
+            return
+        if not await self.pushers.has_pushers(user_id):
+            return
+        unread = await self.notifications.unread_total(user_id)
+        for pusher in await self.pushers.for_user(user_id):
+            if pusher.kind == "http":
+                self.gateway.enqueue(PushItem(pusher, {"counts": {"unread": unread}}, []))
+
+    def forget_room(self, room_id: str) -> None:
+        """Drop a room's cached facts."""
+        self._rooms.pop(room_id, None)
