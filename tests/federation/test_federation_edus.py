@@ -212,3 +212,28 @@ async def test_device_list_updates_stored_and_resynced(tmp_path: Path, peers: li
     await send_txn(b, a, "sk", [], edus=[{"edu_type": "m.signing_key_update", "content": content}])
     assert await store.cross_signing_key(bob, "master") == master
     assert await store.cross_signing_key(bob, "self_signing") is None
+
+
+async def test_presence_exchanged_when_a_join_brings_servers_together(
+    tmp_path: Path, peers: list[Peer]
+) -> None:
+    """No presence changes after the join, yet each side learns the other's users'
+    presence: the joiner's server sends its user's, the host sends its members'."""
+    a, b = await start_two(tmp_path, peers)
+    for peer in (a, b):
+        peer.hs.presence.inbound = peer.hs.presence.outbound = True
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    await b.hs.accounts.create_account(bob, "pw")
+    await a.hs.presence.set_status(alice, "online", "hosting")
+    await b.hs.presence.set_status(bob, "unavailable", "joining")
+    room_id = await a.hs.rooms.create_room(alice, preset="private_chat")
+    await a.hs.membership.invite(room_id, alice, bob)
+    await b.hs.membership.join(room_id, bob)
+
+    async def knows(peer: Peer, user_id: str, msg: str) -> bool:
+        got = await peer.hs.presence.store.get(user_id)
+        return got is not None and got.status_msg == msg
+
+    await eventually(lambda: knows(a, bob, "joining"))
+    await eventually(lambda: knows(b, alice, "hosting"))

@@ -18,6 +18,13 @@ is joined to) is queued by a :class:`~.worker.SerialWorker` as one ``m.presence`
 for every other server with a joined member in those rooms. Mere activity of an
 already active user moves no position and sends nothing, as the spec allows while
 ``currently_active`` is true.
+
+*Joins* (:meth:`PresenceEdus.on_room_event`, on the room output bus): a join changes no
+one's presence, yet the servers now sharing a room are newly "interested" in each
+other's users. When a local user joins, their presence goes to every other server in
+the room; when a remote user joins and is the first of their server there, the
+presence of every local member goes to that server. So both sides of a new federated
+chat see each other's presence at once, not only after the next change.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from ranvier.ephemeral.presence import PresenceService, presence_content
 from ranvier.federation.edus.rooms import RoomMembers, server_of
 from ranvier.federation.edus.worker import SerialWorker
 from ranvier.federation.sender import FederationSender
+from ranvier.rooms.outputs import RoomEventPersisted
 
 EDU_TYPE = "m.presence"
 
@@ -84,10 +92,47 @@ class PresenceEdus:
             rooms = list(room_ids)
             self.worker.submit(lambda: self._send(local, rooms))
 
+    async def on_room_event(self, msg: RoomEventPersisted) -> None:
+        """Bus handler: share presence with the servers a join brings together."""
+        if (
+            msg.membership != "join"
+            or msg.state_key is None
+            or not self.presence.outbound
+            or not self.presence.enabled
+        ):
+            return
+        joiner, room_id = msg.state_key, msg.room_id
+        if self.members.is_local(joiner):
+            self.worker.submit(lambda: self._send([joiner], [room_id]))
+            return
+        server = server_of(joiner)
+        if server is None:
+            return
+        self.worker.submit(lambda: self._send_members(room_id, joiner, server))
+
+    async def _send_members(self, room_id: str, joiner: str, server: str) -> None:
+        """The local members' presence to ``server``, if ``joiner`` is its first user
+        joined to the room."""
+        room = await self.members.events.get_room(room_id)
+        if room is None:
+            return
+        local: list[str] = []
+        for user_id, membership, _ in await self.members.events.members(room.nid):
+            if membership != "join":
+                continue
+            if user_id != joiner and server_of(user_id) == server:
+                return  # the server was already in the room and has their presence
+            if self.members.is_local(user_id):
+                local.append(user_id)
+        if local:
+            await self._push(local, {server})
+
     async def _send(self, user_ids: list[str], room_ids: list[str]) -> None:
         servers = await self.members.remote_servers(room_ids)
-        if not servers:
-            return
+        if servers:
+            await self._push(user_ids, servers)
+
+    async def _push(self, user_ids: list[str], servers: set[str]) -> None:
         now = self.presence.clock()
         push = []
         for user_id in user_ids:
