@@ -1,0 +1,376 @@
+"""Pushers, unread counts, ``GET /notifications`` and a real push gateway, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from aiohttp import web
+
+from tests.api.conftest import Client
+from tests.api.sync_helpers import V3, create_room, join, register, send, sync
+
+
+def pusher_body(url: str, pushkey: str = "key", **extra: Any) -> dict[str, Any]:
+    return {
+        "kind": "http",
+        "app_id": "test.app",
+        "app_display_name": "Test",
+        "device_display_name": "Phone",
+        "profile_tag": "tag",
+        "pushkey": pushkey,
+        "lang": "en",
+        "data": {"url": url, **extra},
+    }
+
+
+class Gateway:
+    """A push gateway on 127.0.0.1 that records what it receives."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.reject: set[str] = set()
+        self.failures_left = 0
+        self.arrived = asyncio.Event()
+        self.url = ""
+
+    async def notify(self, request: web.Request) -> web.Response:
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            return web.json_response({"error": "busy"}, status=503)
+        body = await request.json()
+        self.received.append(body)
+        self.arrived.set()
+        keys = [d["pushkey"] for d in body["notification"]["devices"]]
+        return web.json_response({"rejected": [k for k in keys if k in self.reject]})
+
+    async def wait_for(self, check: Any, timeout: float = 5.0) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            for body in self.received:
+                if check(body["notification"]):
+                    return body
+            self.arrived.clear()
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"no matching push in {self.received}"
+            try:
+                await asyncio.wait_for(self.arrived.wait(), remaining)
+            except TimeoutError:
+                pass
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[Gateway]:
+    gw = Gateway()
+    app = web.Application()
+    app.router.add_post("/_matrix/push/v1/notify", gw.notify)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    gw.url = f"http://127.0.0.1:{port}/_matrix/push/v1/notify"
+    yield gw
+    await runner.cleanup()
+
+
+async def test_pushers_set_list_delete_and_errors(client: Client) -> None:
+    _, tok = await register(client, "alice")
+    url = "https://push.example.org/_matrix/push/v1/notify"
+    body = pusher_body(url, format="event_id_only", custom="x")
+    assert await client.request("POST", f"{V3}/pushers/set", body, token=tok) == (200, {})
+    status, listed = await client.request("GET", f"{V3}/pushers", token=tok)
+    assert status == 200
+    assert listed["pushers"] == [
+        {
+            "pushkey": "key",
+            "kind": "http",
+            "app_id": "test.app",
+            "app_display_name": "Test",
+            "device_display_name": "Phone",
+            "profile_tag": "tag",
+            "lang": "en",
+            "data": {"url": url, "format": "event_id_only", "custom": "x"},
+        }
+    ]
+    # Same app_id + pushkey replaces; another pushkey adds.
+    body["lang"] = "fr"
+    assert (await client.request("POST", f"{V3}/pushers/set", body, token=tok))[0] == 200
+    other = pusher_body(url, "key2")
+    assert (await client.request("POST", f"{V3}/pushers/set", other, token=tok))[0] == 200
+    listed = (await client.request("GET", f"{V3}/pushers", token=tok))[1]["pushers"]
+    assert sorted((p["pushkey"], p["lang"]) for p in listed) == [("key", "fr"), ("key2", "en")]
+    # kind null deletes.
+    delete = {"kind": None, "app_id": "test.app", "pushkey": "key2"}
+    assert (await client.request("POST", f"{V3}/pushers/set", delete, token=tok))[0] == 200
+    listed = (await client.request("GET", f"{V3}/pushers", token=tok))[1]["pushers"]
+    assert [p["pushkey"] for p in listed] == ["key"]
+    bad: list[tuple[dict[str, Any], str]] = [
+        ({k: v for k, v in pusher_body(url).items() if k != "app_id"}, "M_MISSING_PARAM"),
+        ({k: v for k, v in pusher_body(url).items() if k != "lang"}, "M_MISSING_PARAM"),
+        ({k: v for k, v in pusher_body(url).items() if k != "data"}, "M_MISSING_PARAM"),
+        ({**pusher_body(url), "data": {}}, "M_MISSING_PARAM"),
+        (pusher_body("https://push.example.org/wrong/path"), "M_INVALID_PARAM"),
+        (pusher_body("not a url"), "M_INVALID_PARAM"),
+        (pusher_body("ftp://push.example.org/_matrix/push/v1/notify"), "M_INVALID_PARAM"),
+        ({**pusher_body(url), "kind": "carrier_pigeon"}, "M_INVALID_PARAM"),
+        ({**pusher_body(url), "app_id": "a" * 65}, "M_INVALID_PARAM"),
+        ({**pusher_body(url), "pushkey": "k" * 513}, "M_INVALID_PARAM"),
+        ({**pusher_body(url), "data": "x"}, "M_INVALID_PARAM"),
+    ]
+    for body, errcode in bad:
+        status, err = await client.request("POST", f"{V3}/pushers/set", body, token=tok)
+        assert (status, err.get("errcode")) == (400, errcode), body
+
+
+async def test_pushers_go_with_the_device_that_made_them(client: Client) -> None:
+    reg = await client.register("nina", "old-pass")
+    tok = reg["access_token"]
+    status, other = await client.request(
+        "POST", f"{V3}/login", {"type": "m.login.password", "user": "nina", "password": "old-pass"}
+    )
+    assert status == 200
+    url = "https://push.example.org/_matrix/push/v1/notify"
+    status, _ = await client.request(
+        "POST", f"{V3}/pushers/set", pusher_body(url, "mine"), token=tok
+    )
+    assert status == 200
+    status, _ = await client.request(
+        "POST", f"{V3}/pushers/set", pusher_body(url, "theirs"), token=other["access_token"]
+    )
+    assert status == 200
+    status, first = await client.request(
+        "POST", f"{V3}/account/password", {"new_password": "new-pass"}, token=tok
+    )
+    auth = {
+        "type": "m.login.password",
+        "identifier": {"type": "m.id.user", "user": "nina"},
+        "password": "old-pass",
+        "session": first["session"],
+    }
+    status, body = await client.request(
+        "POST", f"{V3}/account/password", {"new_password": "new-pass", "auth": auth}, token=tok
+    )
+    assert status == 200, body
+    listed = (await client.request("GET", f"{V3}/pushers", token=tok))[1]["pushers"]
+    assert [p["pushkey"] for p in listed] == ["mine"]
+    assert (await client.request("POST", f"{V3}/logout", {}, token=tok))[0] == 200
+    assert await client.server.push.pushers.for_user(reg["user_id"]) == []
+
+
+async def test_unread_counts_in_sync_and_reset_by_receipts(client: Client) -> None:
+    alice, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    carol, c_tok = await register(client, "carol")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    await join(client, c_tok, room)
+    first = await send(client, b_tok, room, "hello")
+    body = await sync(client, a_tok)
+    assert body["rooms"]["join"][room]["unread_notifications"] == {
+        "notification_count": 1,
+        "highlight_count": 0,
+    }
+    # The sender's own count is not touched.
+    bob_sync = await sync(client, b_tok)
+    assert bob_sync["rooms"]["join"][room]["unread_notifications"]["notification_count"] == 0
+    # A mention highlights, in the same sync as the event.
+    since = body["next_batch"]
+    status, _ = await client.request(
+        "PUT",
+        f"{V3}/rooms/{quote(room)}/send/m.room.message/m1",
+        {"msgtype": "m.text", "body": "hey alice", "m.mentions": {"user_ids": [alice]}},
+        token=b_tok,
+    )
+    assert status == 200
+    later = await sync(client, a_tok, since=since, timeout=5000)
+    assert later["rooms"]["join"][room]["unread_notifications"] == {
+        "notification_count": 2,
+        "highlight_count": 1,
+    }
+    # A notice does not count; a receipt on the first message leaves the mention.
+    await client.request(
+        "PUT",
+        f"{V3}/rooms/{quote(room)}/send/m.room.message/n1",
+        {"msgtype": "m.notice", "body": "bot"},
+        token=b_tok,
+    )
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(first)}", {}, token=a_tok
+    )
+    assert status == 200
+    body = await sync(client, a_tok)
+    assert body["rooms"]["join"][room]["unread_notifications"] == {
+        "notification_count": 1,
+        "highlight_count": 1,
+    }
+    # A private receipt further on clears the rest; alice sending also marks read.
+    last = await send(client, c_tok, room, "from carol")
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read.private/{quote(last)}", {}, token=a_tok
+    )
+    assert status == 200
+    body = await sync(client, a_tok)
+    assert body["rooms"]["join"][room]["unread_notifications"] == {
+        "notification_count": 0,
+        "highlight_count": 0,
+    }
+    await send(client, b_tok, room, "again")
+    await send(client, a_tok, room, "my reply")
+    body = await sync(client, a_tok)
+    assert body["rooms"]["join"][room]["unread_notifications"]["notification_count"] == 0
+    assert carol and bob
+
+
+async def test_notifications_endpoint(client: Client) -> None:
+    alice, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    ids = [await send(client, b_tok, room, f"m{i}") for i in range(3)]
+    await client.server.push.processor.caught_up(2**62)
+    status, body = await client.request("GET", f"{V3}/notifications", token=a_tok)
+    assert status == 200
+    notes = body["notifications"]
+    assert [n["event"]["event_id"] for n in notes] == ids[::-1]
+    assert all(n["read"] is False and n["room_id"] == room for n in notes)
+    assert notes[0]["actions"] == ["notify", {"set_tweak": "sound", "value": "default"}]
+    assert "profile_tag" in notes[0] and isinstance(notes[0]["ts"], int)
+    status, page = await client.request("GET", f"{V3}/notifications?limit=2", token=a_tok)
+    assert [n["event"]["event_id"] for n in page["notifications"]] == ids[:0:-1]
+    status, rest = await client.request(
+        "GET", f"{V3}/notifications?limit=2&from={page['next_token']}", token=a_tok
+    )
+    assert [n["event"]["event_id"] for n in rest["notifications"]] == ids[:1]
+    await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(ids[1])}", {}, token=a_tok
+    )
+    body = (await client.request("GET", f"{V3}/notifications", token=a_tok))[1]
+    assert [n["read"] for n in body["notifications"]] == [False, True, True]
+    body = (await client.request("GET", f"{V3}/notifications?only=highlight", token=a_tok))[1]
+    assert body["notifications"] == []
+    status, err = await client.request("GET", f"{V3}/notifications?from=abc", token=a_tok)
+    assert (status, err["errcode"]) == (400, "M_INVALID_PARAM")
+    assert alice
+
+
+async def test_a_real_gateway_receives_notifications(client: Client, gateway: Gateway) -> None:
+    alice, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat", name="Push Room")
+    await join(client, b_tok, room)
+    status, _ = await client.request(
+        "POST", f"{V3}/pushers/set", pusher_body(gateway.url, "k1", extra="x"), token=a_tok
+    )
+    assert status == 200
+    client.server.push.gateway.backoff_s = 0.05
+    gateway.failures_left = 1  # the first attempt gets a 503: retried
+    event_id = await send(client, b_tok, room, "Room message")
+    body = await gateway.wait_for(lambda n: n.get("event_id") == event_id)
+    n = body["notification"]
+    assert n["id"] == event_id and n["room_id"] == room and n["type"] == "m.room.message"
+    assert n["sender"] == bob and n["room_name"] == "Push Room"
+    assert n["content"] == {"msgtype": "m.text", "body": "Room message"}
+    assert n["counts"] == {"unread": 1}
+    assert n["prio"] == "high"  # 1:1 room: the rule sets a sound
+    assert n["devices"] == [
+        {
+            "app_id": "test.app",
+            "pushkey": "k1",
+            "pushkey_ts": n["devices"][0]["pushkey_ts"],
+            "data": {"extra": "x"},
+            "tweaks": {"sound": "default"},
+        }
+    ]
+    # A read receipt sends the new badge count.
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(event_id)}", {}, token=a_tok
+    )
+    assert status == 200
+    badge = await gateway.wait_for(lambda n: "event_id" not in n)
+    assert badge["notification"]["counts"] == {"unread": 0}
+    # An invite to another room is pushed with membership and user_is_target.
+    other = await create_room(client, b_tok)
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{quote(other)}/invite", {"user_id": alice}, token=b_tok
+    )
+    assert status == 200
+    invite = await gateway.wait_for(lambda n: n.get("type") == "m.room.member")
+    assert invite["notification"]["membership"] == "invite"
+    assert invite["notification"]["user_is_target"] is True
+    # A rejected pushkey removes the pusher.
+    status, _ = await client.request(
+        "POST", f"{V3}/pushers/set", pusher_body(gateway.url, "k2"), token=a_tok
+    )
+    gateway.reject.add("k1")
+    event_id = await send(client, b_tok, room, "second")
+    await gateway.wait_for(
+        lambda n: n.get("event_id") == event_id and n["devices"][0]["pushkey"] == "k2"
+    )
+    await client.server.push.gateway.idle()
+    listed = (await client.request("GET", f"{V3}/pushers", token=a_tok))[1]["pushers"]
+    assert [p["pushkey"] for p in listed] == ["k2"]
+
+
+async def test_event_id_only_format_and_muted_room(client: Client, gateway: Gateway) -> None:
+    alice, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    status, _ = await client.request(
+        "POST",
+        f"{V3}/pushers/set",
+        pusher_body(gateway.url, "k", format="event_id_only"),
+        token=a_tok,
+    )
+    assert status == 200
+    status, _ = await client.request(
+        "PUT",
+        f"{V3}/pushrules/global/room/{quote(room)}",
+        {"actions": ["dont_notify"]},
+        token=a_tok,
+    )
+    assert status == 200
+    await send(client, b_tok, room, "muted")
+    status, body = await client.request(
+        "PUT",
+        f"{V3}/rooms/{quote(room)}/send/m.room.message/mention",
+        {"msgtype": "m.text", "body": "alice!", "m.mentions": {"user_ids": [alice]}},
+        token=b_tok,
+    )
+    assert status == 200
+    mention = body["event_id"]
+    got = await gateway.wait_for(lambda n: "event_id" in n)
+    n = got["notification"]
+    assert n["event_id"] == mention
+    assert set(n) == {"event_id", "room_id", "counts", "prio", "devices"}
+    assert n["devices"][0]["tweaks"] == {"sound": "default", "highlight": True}
+    assert n["devices"][0]["data"] == {"format": "event_id_only"}
+
+
+async def test_upgrade_copies_room_push_rules(client: Client) -> None:
+    _, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    status, _ = await client.request(
+        "PUT", f"{V3}/pushrules/global/room/{quote(room)}", {"actions": ["notify"]}, token=b_tok
+    )
+    assert status == 200
+    status, body = await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/upgrade", {"new_version": "10"}, token=a_tok
+    )
+    assert status == 200, body
+    new_room = body["replacement_room"]
+    await join(client, b_tok, new_room)
+    for _ in range(50):
+        await client.server.upgrade_follower.drain()
+        status, rules = await client.request("GET", f"{V3}/pushrules/global/room/", token=b_tok)
+        if any(r["rule_id"] == new_room for r in rules):
+            break
+        await asyncio.sleep(0.05)
+    assert [r["rule_id"] for r in rules] == [new_room, room]
