@@ -50,8 +50,8 @@ from ranvier.core.builder import build_event, select_auth_events
 from ranvier.core.events import Event, JsonDict
 from ranvier.core.hashes import compute_event_id
 from ranvier.core.ids import InvalidIdentifier, server_name_of
-from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, EventFormat
-from ranvier.core.signing import SigningKey
+from ranvier.core.room_versions import KNOWN_ROOM_VERSIONS, EventFormat, RoomVersion
+from ranvier.core.signing import SignatureError, SigningKey
 from ranvier.federation.client import FederationClient, FederationError, RemoteError
 from ranvier.federation.join_state import JoinStateBuilder
 from ranvier.federation.metrics import RejectHook, ignore_rejection
@@ -79,7 +79,8 @@ def _server(user_id: str) -> str | None:
 class MembershipRefused(MatrixError):
     """A ``send_join``/``send_leave``/``send_knock`` event refused before it reaches the
     room. ``kind``: ``format`` (not a well-formed event of the room version: 400
-    ``M_BAD_JSON``), ``signature`` (fails its signature check) or ``sender`` (not the
+    ``M_BAD_JSON``), ``signature`` (fails its signature check, or is malformed and
+    unsigned too, e.g. without ``hashes`` or ``signatures``) or ``sender`` (not the
     right membership of a user of the asking server): 400 ``M_INVALID_PARAM``, as
     joins-v2.yaml and leaving-v2.yaml recommend. The v1 endpoints answer the last two
     with 403 ``M_FORBIDDEN`` instead (:meth:`legacy`)."""
@@ -204,6 +205,10 @@ class JoinResident:
             event, _ = await self.remote.parse(pdu, rv, room.room_id)
         except PduDropped as exc:
             kind = "signature" if exc.reason == "bad_signature" else "format"
+            if kind == "format" and not await self._signed(pdu, rv):
+                # Unsigned and malformed (e.g. no hashes either): the signature is what
+                # is missing, as servers checking signatures first (Synapse) say.
+                kind = "signature"
             raise MembershipRefused(kind, str(exc)) from None
         if event.event_id != event_id:
             raise MatrixError(400, "M_BAD_JSON", "Event id does not match the path")
@@ -223,6 +228,14 @@ class JoinResident:
         stored = await self.events.get_by_id(event_id)
         assert stored is not None
         return stored
+
+    async def _signed(self, pdu: Any, rv: RoomVersion) -> bool:
+        """Whether the signatures ``pdu`` needs verify, whatever its other faults."""
+        try:
+            await self.remote.verify(pdu, rv)
+        except (SignatureError, AttributeError, KeyError, TypeError, ValueError):
+            return False
+        return True
 
     async def send_join(
         self, origin: str, room_id: str, event_id: str, pdu: Any, omit_members: bool = False

@@ -110,6 +110,13 @@ async def test_inbound_v1_send_join_and_send_leave(tmp_path: Path, peers: list[P
     refused = await _refused(client.put_json(a.name, _path(v2_join, room_id, event_id), forged))
     assert refused == (400, "M_INVALID_PARAM")
 
+    # Neither hashed nor signed, or with a made-up signature: a signature failure too.
+    bare = {k: v for k, v in forged.items() if k not in ("hashes", "signatures")}
+    fake = dict(bare, signatures={b.name: {b.key.key_id: "a" * 86}})
+    for pdu in (bare, fake):
+        path = _path(v1_join, room_id, compute_event_id(pdu, get_room_version("10")))
+        assert await _refused(client.put_json(a.name, path, pdu)) == (403, "M_FORBIDDEN")
+
     # The join of a user of another server, sent by B: the same answers.
     _, template = await _signed_template(b, a, room_id, bob, "join")
     carol = "@carol:elsewhere.example"
