@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import quote
@@ -57,10 +58,8 @@ class Gateway:
             self.arrived.clear()
             remaining = deadline - loop.time()
             assert remaining > 0, f"no matching push in {self.received}"
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.arrived.wait(), remaining)
-            except TimeoutError:
-                pass
 
 
 @pytest.fixture

@@ -26,13 +26,15 @@ BOB = "@bob:example.org"
 ROOM = "!room:example.org"
 
 
-def _message(body: str = "hello", **content: Any) -> dict[str, Any]:
+def _message(
+    body: str = "hello", extra: dict[str, Any] | None = None, **content: Any
+) -> dict[str, Any]:
     return {
         "type": "m.room.message",
         "sender": BOB,
         "room_id": ROOM,
         "event_id": "$e",
-        "content": {"msgtype": "m.text", "body": body, **content},
+        "content": {"msgtype": "m.text", "body": body, **content, **(extra or {})},
     }
 
 
@@ -104,28 +106,28 @@ def test_default_rule_order_is_the_spec_order() -> None:
             False,
         ),
         (
-            _message(**{"m.mentions": {"user_ids": [ME]}}),
+            _message(extra={"m.mentions": {"user_ids": [ME]}}),
             GROUP,
             ".m.rule.is_user_mention",
             True,
             True,
         ),
         (
-            _message(**{"m.mentions": {"user_ids": ["@other:example.org"]}}),
+            _message(extra={"m.mentions": {"user_ids": ["@other:example.org"]}}),
             GROUP,
             ".m.rule.message",
             True,
             False,
         ),
         (
-            _message(**{"m.mentions": {"room": True}}),
+            _message(extra={"m.mentions": {"room": True}}),
             RoomFacts(member_count=5, sender_power=50, notification_levels={"room": 50}),
             ".m.rule.is_room_mention",
             True,
             True,
         ),
         # The sender lacks the power for @room: an ordinary message.
-        (_message(**{"m.mentions": {"room": True}}), GROUP, ".m.rule.message", True, False),
+        (_message(extra={"m.mentions": {"room": True}}), GROUP, ".m.rule.message", True, False),
         (
             {
                 "type": "m.room.tombstone",
@@ -169,7 +171,7 @@ def test_default_rule_order_is_the_spec_order() -> None:
         (
             _message(
                 "* edited",
-                **{
+                extra={
                     "m.new_content": {"msgtype": "m.text", "body": "edited"},
                     "m.relates_to": {"rel_type": "m.replace", "event_id": "$orig"},
                 },
@@ -235,7 +237,7 @@ def test_user_rules_come_before_defaults_and_historical_actions_are_ignored() ->
     assert _rule_for(_message(), GROUP, rules) == ROOM
     assert compile_rules(render(rules, ME)).evaluate(_message(), GROUP) == []
     # A mention is an override rule: it still wins over the room rule.
-    mention = _message(**{"m.mentions": {"user_ids": [ME]}})
+    mention = _message(extra={"m.mentions": {"user_ids": [ME]}})
     assert _rule_for(mention, GROUP, rules) == ".m.rule.is_user_mention"
 
 

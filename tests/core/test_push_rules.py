@@ -3,6 +3,8 @@ validation errors of pushrules.yaml."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from ranvier.core.push_rules import PushRuleError, UserRules, render
@@ -56,7 +58,7 @@ def test_defaults_can_be_enabled_and_given_actions_but_not_replaced() -> None:
     rule = rules.get(ME, "underride", ".m.rule.message")
     assert rule["enabled"] is False and rule["actions"] == ["dont_notify"]
     assert rule["default"] is True
-    for call, status in [
+    calls: list[tuple[Callable[[], object], int]] = [
         (lambda: rules.put("underride", ".m.rule.message", {"actions": []}, None, None), 400),
         (lambda: rules.delete("underride", ".m.rule.message"), 400),
         (lambda: rules.set_actions("override", ".not.a.default.rule", ["notify"]), 404),
@@ -64,7 +66,8 @@ def test_defaults_can_be_enabled_and_given_actions_but_not_replaced() -> None:
         (lambda: rules.set_enabled("override", ".m.rule.master", "yes"), 400),
         (lambda: rules.get(ME, "override", "not_a_rule_id"), 404),
         (lambda: rules.delete("sender", "@nobody:x"), 404),
-    ]:
+    ]
+    for call, status in calls:
         with pytest.raises(PushRuleError) as err:
             call()
         assert err.value.status == status
