@@ -15,7 +15,9 @@ request's timeout. A query is answered without asking when every user of that se
 is *tracked*: this server holds their device list
 (:class:`~ranvier.federation.edus.device_list_store.RemoteDeviceListStore`), it is not
 marked for resynchronisation, and a local user shares a room with them -- so their
-server keeps sending updates. Everything else goes over federation; a failure (no
+server keeps sending updates. A tracked user whose list is unknown or stale has it
+fetched first (``GET /user/devices``, which also keeps it for the updates that follow,
+as Synapse does). Everything else goes over federation (``POST /user/keys/query``); a failure (no
 answer in time, an error status, a malformed answer) becomes ``failures[server]``.
 """
 
@@ -34,6 +36,10 @@ QUERY_PATH = "/_matrix/federation/v1/user/keys/query"
 CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim"
 DEFAULT_TIMEOUT_MS = 10_000
 MAX_TIMEOUT_MS = 60_000
+
+
+Resync = Callable[[str, str], Awaitable[bool]]
+"""``await resync(server, user_id)``: whether the user's list was fetched and stored."""
 
 
 def server_of(user_id: str) -> str | None:
@@ -62,6 +68,8 @@ class RemoteKeys:
         self.cache = cache
         self.is_tracked = is_tracked
         """Whether a local user shares a room with this remote user."""
+        self.resync: Resync | None = None
+        """Fetches a tracked user's whole list (``GET /user/devices``) into the cache."""
         self.cache_hits = 0
         self.federation_queries = 0
 
@@ -93,6 +101,21 @@ class RemoteKeys:
             "self_signing_key": await self.cache.cross_signing_key(user_id, "self_signing"),
         }
 
+    async def _cached_or_resynced(
+        self, server: str, user_id: str, devices: list[str], timeout_s: float
+    ) -> JsonDict | None:
+        """:meth:`_cached`, after fetching the whole list first when the user is tracked
+        but the list is unknown or marked for resynchronisation."""
+        found = await self._cached(user_id, devices)
+        if found is not None or self.resync is None or not await self.is_tracked(user_id):
+            return found
+        try:
+            async with asyncio.timeout(timeout_s):
+                done = await self.resync(server, user_id)
+        except TimeoutError:
+            return None
+        return await self._cached(user_id, devices) if done else None
+
     async def query(
         self, wanted: Mapping[str, list[str]], timeout_s: float
     ) -> tuple[JsonDict, JsonDict]:
@@ -106,7 +129,9 @@ class RemoteKeys:
         failures: JsonDict = {}
 
         async def one(server: str, users: dict[str, list[str]]) -> None:
-            cached = {u: await self._cached(u, d) for u, d in users.items()}
+            cached = {
+                u: await self._cached_or_resynced(server, u, d, timeout_s) for u, d in users.items()
+            }
             if all(c is not None for c in cached.values()):
                 self.cache_hits += 1
                 for user_id, c in cached.items():

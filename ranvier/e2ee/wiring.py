@@ -13,11 +13,13 @@ from ranvier.e2ee import E2ee
 from ranvier.e2ee.device_list_stream import viewer_of
 from ranvier.e2ee.federation_out import DeviceListSender, ToDeviceSender
 from ranvier.e2ee.remote import RemoteKeys
+from ranvier.e2ee.tracking import RemoteListTracker
 from ranvier.federation.client import FederationClient
 from ranvier.federation.edus import FederationEdus
 from ranvier.federation.edus.device_list_store import RemoteDeviceListStore
 from ranvier.federation.edus.rooms import RoomMembers
 from ranvier.federation.rooms import FederationRooms
+from ranvier.rooms.outputs import ROOM_EVENTS
 from ranvier.sync.notifier import Notifier
 from ranvier.users.service import AccountService
 
@@ -61,12 +63,18 @@ def connect_notifier(e2ee: E2ee, notifier: Notifier) -> None:
 def connect_federation(
     e2ee: E2ee, rooms: FederationRooms, edus: FederationEdus
 ) -> DeviceListSender:
-    """Record remote device list changes in the stream, and send local ones out."""
+    """Record remote device list changes in the stream, mark remote lists stale when no
+    room is shared any more, fetch tracked users' lists for key queries, and send local
+    changes out."""
 
     async def remote_change(pairs: list[tuple[str, str]]) -> None:
         await e2ee.stream.record(pairs)
 
     edus.device_lists.listeners.append(remote_change)
+    tracker = RemoteListTracker(e2ee.stream, edus.device_lists.store, rooms.remote.server_name)
+    rooms.bus.subscribe(ROOM_EVENTS, tracker.on_room_event)
+    if e2ee.keys.remote is not None:
+        e2ee.keys.remote.resync = edus.device_lists.resync
     members = RoomMembers(rooms.remote.events, rooms.remote.server_name)
     return DeviceListSender(
         e2ee.stream, e2ee.keys, rooms.sender, members.remote_servers, rooms.remote.server_name

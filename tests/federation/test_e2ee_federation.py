@@ -201,3 +201,51 @@ async def login_again(peer: Peer, localpart: str) -> tuple[str, str]:
     )
     assert status == 200, body
     return str(body["access_token"]), str(body["device_id"])
+
+
+async def test_remote_list_goes_stale_when_no_room_is_shared(
+    tmp_path: Path, peers: list[Peer]
+) -> None:
+    a, b = await start_two(tmp_path, peers)
+    a_tok, b_tok = await login(a, "alice"), await login(b, "bob")
+    alice, _ = await whoami(a, a_tok)
+    bob, b_dev_id = await whoami(b, b_tok)
+    room_id = await a.hs.rooms.create_room(alice, preset="public_chat", room_version="10")
+    await b.hs.membership.join(room_id, bob, servers=[a.name])
+    dev = DeviceCrypto(bob, b_dev_id)
+    status, _ = await call(
+        b, "POST", f"{V3}/keys/upload", b_tok, {"device_keys": dev.device_keys()}
+    )
+    assert status == 200
+    edus = a.hs.federation_edus
+    assert edus is not None
+    store = edus.device_lists.store
+
+    async def tracked() -> bool:
+        state = await store.stream_state(bob)
+        return state is not None and not state[1] and bool(await store.devices(bob))
+
+    await eventually(tracked)
+    # bob leaves: A no longer hears of his devices, and forgets where his list stands.
+    await b.hs.membership.leave(room_id, bob)
+    await eventually(lambda: _stale(store, bob))
+    # While he is away he adds a device; when he is back, a query fetches the list.
+    second = await login_again(b, "bob")
+    await call(
+        b,
+        "POST",
+        f"{V3}/keys/upload",
+        second[0],
+        {"device_keys": DeviceCrypto(bob, second[1]).device_keys()},
+    )
+    await b.hs.membership.join(room_id, bob, servers=[a.name])
+
+    async def both_devices() -> bool:
+        _, q = await call(a, "POST", f"{V3}/keys/query", a_tok, {"device_keys": {bob: []}})
+        return set(q["device_keys"].get(bob, {})) == {b_dev_id, second[1]}
+
+    await eventually(both_devices)
+
+
+async def _stale(store: Any, user_id: str) -> bool:
+    return await store.stream_state(user_id) is None

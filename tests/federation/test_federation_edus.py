@@ -179,8 +179,14 @@ async def test_device_list_updates_stored_and_resynced(tmp_path: Path, peers: li
         content = {"user_id": bob, "device_id": device, "stream_id": stream_id, "prev_id": prev}
         return {"edu_type": "m.device_list_update", "content": {**content, **more}}
 
+    # A knows nothing of bob's list: his first update makes A fetch the whole list from
+    # B's /user/devices (bob has no device keys on B: an empty list at stream 0).
+    lists = edus_of(a.hs).device_lists
+    await send_txn(b, a, "dl0", [], edus=[update(0, [])])
+    await eventually(lambda: _at_least(lambda: lists.resyncs, 1))
+    assert await store.stream_state(bob) == (0, False)
     keys = {"user_id": bob, "device_id": "DEV1", "algorithms": [], "keys": {}, "signatures": {}}
-    await send_txn(b, a, "dl1", [], edus=[update(1, [], keys=keys, device_display_name="phone")])
+    await send_txn(b, a, "dl1", [], edus=[update(1, [0], keys=keys, device_display_name="phone")])
     devices = await store.devices(bob)
     assert [(d.device_id, d.display_name, d.keys) for d in devices] == [("DEV1", "phone", keys)]
     # In order: applied. An older update for the device changes nothing.
@@ -201,9 +207,8 @@ async def test_device_list_updates_stored_and_resynced(tmp_path: Path, peers: li
     assert await store.stream_state("@x:elsewhere.example") is None
     # An update building on one A never saw (prev 7): applied, then the whole list is
     # fetched from B's /user/devices (bob has no device keys on B: an empty list).
-    lists = edus_of(a.hs).device_lists
     await send_txn(b, a, "dl6", [], edus=[update(8, [7], device="DEV3")])
-    await eventually(lambda: _at_least(lambda: lists.resyncs, 1))
+    await eventually(lambda: _at_least(lambda: lists.resyncs, 2))
     assert await store.devices(bob) == []
     assert await store.stream_state(bob) == (0, False)
     # Cross-signing keys of B's users are kept; keys claiming another user are not.

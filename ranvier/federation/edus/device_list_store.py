@@ -102,6 +102,12 @@ class RemoteDeviceListStore:
                 stream_id,
             )
 
+    async def mark_stale(self, user_id: str) -> None:
+        """Forget where ``user_id``'s list stands (their updates stopped coming: no
+        local user shares a room with them); the next update or key query fetches the
+        whole list again."""
+        await self.db.execute("DELETE FROM remote_device_list_streams WHERE user_id = $1", user_id)
+
     async def devices(self, user_id: str, *, include_deleted: bool = False) -> list[RemoteDevice]:
         """The stored devices of ``user_id``, by device id."""
         rows = await self.db.fetchall(

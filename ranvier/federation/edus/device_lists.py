@@ -14,8 +14,10 @@ Updates of a user who belongs to the sending server are stored by
 :class:`~.device_list_store.RemoteDeviceListStore` (one row per device, newer
 ``stream_id`` wins). The ``prev_id`` list tells what the update builds on: when this
 server has applied an update for the user before and its latest ``stream_id`` is older
-than every ``prev_id`` and not among them, an update was missed, and so when it knows
-nothing of the user yet but the update builds on earlier ones. Then the update is
+than every ``prev_id`` and not among them, an update was missed; and when it knows
+nothing of the user yet (or forgot: :meth:`~.device_list_store.RemoteDeviceListStore.mark_stale`
+after no local user shared a room with them any more), one update is not the whole
+list (Synapse does the same). Then the update is
 still applied, the user is marked for resynchronisation and a background task asks the
 origin for the whole list (``GET /user/devices/{userId}``), replacing what is stored
 with it and its ``stream_id``. At most one resynchronisation per user runs at a time.
@@ -81,7 +83,7 @@ class DeviceListEdus:
         keys = content.get("keys")
         name = content.get("device_display_name")
         state = await self.store.stream_state(user_id)
-        missed = bool(prev) and (state is None or (state[0] not in prev and state[0] < max(prev)))
+        missed = state is None or (bool(prev) and state[0] not in prev and state[0] < max(prev))
         applied = await self.store.apply_update(
             user_id,
             device_id,
