@@ -17,7 +17,9 @@ reaches back to the create event: the client holds nothing of the room, so there
 gap before the timeline whenever earlier events exist (Synapse marks these rooms the
 same way). A left room (leave
 or ban) is sent when the user left it since ``since``, or on an initial sync when the
-filter has ``include_leave``; its timeline and state stop at the leave event.
+filter has ``include_leave``; its timeline and state stop at the leave event. A room
+this server is not in, whose invite the user rejected, has that leave as its only
+timeline event and no state (Synapse shows such rejections the same way).
 
 An incremental entry with nothing left after filtering (no timeline events, no state, no
 account data) is not sent, unless the joined or invited members changed (the
@@ -33,6 +35,7 @@ import dataclasses
 
 from ranvier.core.events import JsonDict
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
+from ranvier.rooms.remote_store import RemoteStore
 from ranvier.sync.lazy_members import LazyMemberCache
 from ranvier.sync.render import EventRenderer
 from ranvier.sync.request import SyncRequest
@@ -239,6 +242,21 @@ class RoomSections:
         body["unread_notifications"] = {"highlight_count": 0, "notification_count": 0}
         return body
 
+    async def _left_from_outside(
+        self, m: MembershipAt, account_data: list[JsonDict], renderer: EventRenderer
+    ) -> JsonDict | None:
+        """A room this server is not in, left by rejecting an invite or rescinding a
+        knock (:mod:`ranvier.federation.out_of_room`): the leave event is all there is
+        to show, as the whole timeline; there is no state."""
+        found = (await self.storage.events.get_by_nids([m.event_nid])).get(m.event_nid)
+        if found is None:
+            return None
+        return {
+            "timeline": {"events": await renderer.render([found], bundle=False), "limited": False},
+            "state": {"events": []},
+            "account_data": {"events": account_data},
+        }
+
     def wants_left(self, req: SyncRequest, m: MembershipAt) -> bool:
         """Whether a room the user left (or was banned from) goes into ``rooms.leave``."""
         since_pos = req.since_events
@@ -254,6 +272,8 @@ class RoomSections:
         renderer: EventRenderer,
     ) -> JsonDict | None:
         """The ``rooms.leave`` entry of a room, or None."""
+        if await RemoteStore(self.storage).is_outlier(m.event_nid):
+            return await self._left_from_outside(m, account_data, renderer)
         since_pos = req.since_events
         fresh = since_pos is not None and not await self._was_joined_at(
             m.room, req.user_id, since_pos

@@ -197,6 +197,12 @@ async def test_outbound_falls_back_to_v1(tmp_path: Path, peers: list[Peer]) -> N
     assert status == 200
     assert [p.split("/")[3] for p in seen_b if "/send_leave/" in p] == ["v2", "v1"]
     assert await membership(a, room_id, bob) == "leave"
+    # B's /sync shows the room left, with the leave as its timeline (B is not in it).
+    since = sync["next_batch"]
+    status, sync = await call(b, "GET", f"/_matrix/client/v3/sync?since={since}", token)
+    assert status == 200
+    left = sync["rooms"]["leave"][room_id]["timeline"]["events"]
+    assert [(e["sender"], e["content"]["membership"]) for e in left] == [(bob, "leave")]
 
     # A room v1 cannot carry: the inviter's client is told the version is unsupported.
     newer = await a.hs.rooms.create_room(alice, preset="private_chat", room_version="10")
