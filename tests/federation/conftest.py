@@ -1,14 +1,19 @@
 """Fixtures of the federation tests: the peers a test starts (stopped after it), and
-the database of each of two peers, on SQLite and on PostgreSQL."""
+the database of each peer, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import pytest
 
 from tests.db_fixtures import fresh_postgres_database
 from tests.federation.peers import Peer
+
+# The peer names a test may look up in ``databases`` (most tests start ``a`` and ``b``;
+# a few start a third and a fourth peer, or a notary ``n``).
+PEER_NAMES = ("a", "b", "c", "d", "n")
 
 
 @pytest.fixture
@@ -22,9 +27,13 @@ async def peers() -> AsyncIterator[list[Peer]]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def databases(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str | None]]:
-    """Database of each peer by name: SQLite files (None), or fresh PostgreSQL schemas."""
+    """Database of each peer by name (:data:`PEER_NAMES`): SQLite files in the peer's
+    directory (None), or a fresh PostgreSQL schema each, kept for the whole test so that
+    a restarted peer finds its data again (an empty schema costs ~10 ms to make and drop)."""
     if request.param == "sqlite":
-        yield {"a": None, "b": None}
+        yield dict.fromkeys(PEER_NAMES)
         return
-    async with fresh_postgres_database() as a, fresh_postgres_database() as b:
-        yield {"a": a, "b": b}
+    async with AsyncExitStack() as stack:
+        yield {
+            name: await stack.enter_async_context(fresh_postgres_database()) for name in PEER_NAMES
+        }

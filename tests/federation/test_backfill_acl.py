@@ -44,8 +44,10 @@ async def page_all(peer: Peer, room_id: str, token: str) -> list[dict[str, Any]]
     return out
 
 
-async def test_backfill_after_join_and_downtime(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_backfill_after_join_and_downtime(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -68,7 +70,7 @@ async def test_backfill_after_join_and_downtime(tmp_path: Path, peers: list[Peer
         await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": f"late {i}"})
         for i in range(100)
     ]
-    b = await start_peer(b.directory, port=b.port)
+    b = await start_peer(b.directory, port=b.port, database=databases["b"])
     peers.append(b)
     for event_id in late:
         await eventually(lambda eid=event_id: has_event(b, eid))  # type: ignore[misc]
@@ -97,10 +99,12 @@ async def test_backfill_after_join_and_downtime(tmp_path: Path, peers: list[Peer
     assert fed_b.source.requests.get("backfill", 0) == asked
 
 
-async def test_acl_denial_both_ways(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_acl_denial_both_ways(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     """An ACL denying B's host (loopback peers differ only by port, which ACLs ignore):
     A neither sends to B nor accepts B's events, joins or invites."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     before = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "before"})
     await eventually(lambda: has_event(b, before))
