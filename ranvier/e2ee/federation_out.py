@@ -18,8 +18,11 @@ joined to and queues, through the persisted
 :class:`~ranvier.federation.sender.FederationSender`, one ``m.device_list_update`` per
 changed device (``stream_id`` the change's position, ``prev_id`` the user's change
 before it; the device's keys as ``/keys/query`` shows them to servers, or
-``deleted``) or, for a cross-signing change, one ``m.signing_key_update``. The work
-runs on a :class:`~ranvier.federation.edus.worker.SerialWorker`, in stream order.
+``deleted``) or, for a cross-signing change, one ``m.signing_key_update``. This is
+done before the change's request is answered (as Synapse writes its outbound pokes
+with the change): a client that changed its keys can count on the EDUs being on
+their way, and the persisted outbox keeps them across a restart. A failure to queue
+is logged, not given to the client.
 Display names are not sent (they are not shared over federation).
 
 :class:`ToDeviceSender` groups the remote recipients of a send-to-device request by
@@ -30,6 +33,7 @@ receiver.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -37,8 +41,9 @@ from ranvier.core.events import JsonDict
 from ranvier.e2ee.device_list_stream import DeviceListStream, viewer_of
 from ranvier.e2ee.keys import E2eKeys
 from ranvier.e2ee.remote import server_of
-from ranvier.federation.edus.worker import SerialWorker
 from ranvier.federation.sender import FederationSender
+
+logger = logging.getLogger(__name__)
 
 DEVICE_LIST_UPDATE = "m.device_list_update"
 SIGNING_KEY_UPDATE = "m.signing_key_update"
@@ -64,7 +69,6 @@ class DeviceListSender:
         self.sender = sender
         self.remote_servers = remote_servers
         self.server_name = server_name
-        self.worker = SerialWorker("device list EDUs")
         self.sent = 0
         """EDUs queued (tests)."""
         stream.listeners.append(self._on_change)
@@ -74,7 +78,10 @@ class DeviceListSender:
             (u, d) for u, d in pairs if server_of(u) == self.server_name and viewer_of(d) is None
         ]
         if local:
-            self.worker.submit(lambda: self._send(local, position))
+            try:
+                await self._send(local, position)
+            except Exception:
+                logger.exception("queueing device list EDUs for %s failed", local)
 
     async def _send(self, pairs: list[tuple[str, str]], position: int) -> None:
         by_user: dict[str, list[str]] = {}
@@ -120,8 +127,7 @@ class DeviceListSender:
         return out
 
     async def stop(self) -> None:
-        """Stop the worker."""
-        await self.worker.close()
+        """Nothing runs in the background (kept for the composition root)."""
 
 
 class ToDeviceSender:
