@@ -157,7 +157,7 @@ class InviteSender:
         if not isinstance(signed, dict):
             raise MatrixError(502, "M_UNKNOWN", f"{target} answered no event")
         try:
-            check_pdu_format(signed, rv)
+            check_pdu_format(strip_unsigned(signed), rv)
         except EventFormatError as exc:
             # What Synapse answers too (the room version's JSON rules broken).
             raise MatrixError(400, "M_BAD_JSON", f"{target} answered a bad event: {exc}") from None
