@@ -64,8 +64,10 @@ async def test_invite_sync_join_and_messages(
     await eventually(lambda: has_event(a, to_a))
 
 
-async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_reject_invite_with_make_leave(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -84,11 +86,11 @@ async def test_reject_invite_with_make_leave(tmp_path: Path, peers: list[Peer]) 
 
 
 async def test_reject_invite_locally_when_no_server_takes_the_leave(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
     """The inviter left, so A is no longer in the room and refuses make_leave: B still
     rejects the invite, locally, and it leaves B's /sync for good."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -112,12 +114,12 @@ async def test_reject_invite_locally_when_no_server_takes_the_leave(
 
 
 async def test_guest_joins_remote_room_only_with_guest_access(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
     """B holds nothing of A's room until the join brings its state; then a guest whose
     room forbids guests leaves again at once and gets 403 (client-server-api "Guest
     Access"), and joins for good once the room says can_join."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     guest = f"@1234:{b.name}"
@@ -144,8 +146,10 @@ async def test_guest_joins_remote_room_only_with_guest_access(
     await eventually(lambda: membership_is(a, room_id, guest, "join"))
 
 
-async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_leave_rejoin_and_ban(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     await b.hs.membership.leave(room_id, bob)
     await eventually(lambda: membership_is(a, room_id, bob, "leave"))
@@ -168,8 +172,10 @@ async def test_leave_rejoin_and_ban(tmp_path: Path, peers: list[Peer]) -> None:
     assert await membership(a, room_id, bob) == "ban"
 
 
-async def test_knock_and_accept(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_knock_and_accept(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -210,8 +216,10 @@ async def test_knock_and_accept(tmp_path: Path, peers: list[Peer]) -> None:
     assert status == 403, body
 
 
-async def test_remote_alias_directory_and_hierarchy(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_remote_alias_directory_and_hierarchy(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -265,10 +273,12 @@ async def test_remote_alias_directory_and_hierarchy(tmp_path: Path, peers: list[
     assert err.value.status == 404
 
 
-async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_invite_checks(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     """Invites B must refuse (invites-v2.yaml): not for one of its users, not signed
     by the sender's server, an unknown room version."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     stored = await a.hs.room_storage.events.get_by_id(
         await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "x"})
@@ -296,7 +306,9 @@ async def test_invite_checks(tmp_path: Path, peers: list[Peer]) -> None:
     assert bob  # B's own user stays joined
 
 
-async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_exchange_third_party_invite(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     """B exchanges a third-party invite signed by an identity server key the room's
     ``m.room.third_party_invite`` lists; A sends the invite (countersigned by B). A, the
     resident server, also asks the identity server whether the key is still valid
@@ -304,15 +316,18 @@ async def test_exchange_third_party_invite(tmp_path: Path, peers: list[Peer]) ->
     id_server = TestIdentityServer()
     await id_server.start(tmp_path)
     try:
-        await _exchange_third_party_invite(tmp_path, peers, id_server)
+        await _exchange_third_party_invite(tmp_path, peers, databases, id_server)
     finally:
         await id_server.stop()
 
 
 async def _exchange_third_party_invite(
-    tmp_path: Path, peers: list[Peer], id_server: TestIdentityServer
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    id_server: TestIdentityServer,
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     for peer in (a, b):
         peer.hs.identity.verify_tls = False  # the test identity server's cert is self-signed
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
