@@ -83,9 +83,9 @@ def _script(a: Peer) -> Scripted:
 
 
 async def test_pushed_event_whose_prev_events_are_not_divulged_is_dropped(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, _, bob = await shared_room(a, b)
     script = _script(a)
     hidden = await craft(a, b, room_id, bob, "m.room.message", {"body": "never sent"})
@@ -107,11 +107,11 @@ async def test_pushed_event_whose_prev_events_are_not_divulged_is_dropped(
 
 @pytest.mark.parametrize("room_version", ["1", "10"])
 async def test_rejected_events_named_as_state_of_a_gap_do_not_count(
-    tmp_path: Path, peers: list[Peer], room_version: str
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None], room_version: str
 ) -> None:
     # Room v1's state resolution would let the forged event win (it sorts it first
     # and then refuses the real one against it), as the Sytest case shows.
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b, room_version)
     state = await room_state(a, room_id)
     real_pl = state[("m.room.power_levels", "")]

@@ -20,9 +20,12 @@ from tests.federation.peers import Peer
 
 
 async def test_make_join_refusals_reach_the_client(
-    tmp_path: Path, peers: list[Peer], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     alice = f"@alice:{a.name}"
     await a.hs.accounts.create_account(alice, "pw")
     private = await a.hs.rooms.create_room(alice, preset="private_chat")
@@ -60,12 +63,15 @@ async def test_make_join_refusals_reach_the_client(
 
 
 async def test_event_with_a_bad_signature_in_the_send_join_answer_is_dropped(
-    tmp_path: Path, peers: list[Peer], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """One event of the answer fails its signature check: it is dropped and counted as
     ``bad_signature``, and the join still succeeds ("Checks performed on receipt of a
     PDU")."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")

@@ -29,9 +29,12 @@ async def identity(tmp_path: Path) -> AsyncIterator[TestIdentityServer]:
 
 
 async def test_unbound_invite_exchanged_over_federation(
-    tmp_path: Path, peers: list[Peer], identity: TestIdentityServer
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    identity: TestIdentityServer,
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     for peer in (a, b):
         # What client_api.identity_servers.disable_tls_validation sets: the test
         # identity server's certificate is self-signed.
@@ -72,9 +75,12 @@ async def test_unbound_invite_exchanged_over_federation(
 
 
 async def test_revoked_key_refused_by_the_resident_server(
-    tmp_path: Path, peers: list[Peer], identity: TestIdentityServer
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    identity: TestIdentityServer,
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     for peer in (a, b):
         peer.hs.identity.verify_tls = False
     alice_token = await login(a, "alice")
