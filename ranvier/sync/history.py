@@ -16,6 +16,13 @@ a member: only ``world_readable`` history stays visible to them. Whether they fo
 is read once, when a membership rule would be needed; callers that know the answer
 (``/sync`` never shows forgotten rooms) pass it in.
 
+Events of a user who deactivated with ``erase`` (:mod:`ranvier.users.erasure`) are
+shown redacted to users who were not joined when they were sent
+(:meth:`HistoryFilter.as_seen`; account_deactivation.yaml: "users ... which join the
+room after the erasure request are served redacted copies ... Users which had
+visibility on those events prior to the erasure are still able to see unredacted
+copies").
+
 Redactions that would not apply to their target (unknown, in another room, or not
 allowed: :func:`ranvier.rooms.redactions.redaction_withheld`) are not shown either
 (rooms fragment v3-handling-redactions).
@@ -24,12 +31,16 @@ allowed: :func:`ranvier.rooms.redactions.redaction_withheld`) are not shown eith
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
+from ranvier.core.events import Event
+from ranvier.core.redaction import redact
 from ranvier.rooms.event_store import RoomInfo, StoredEvent
 from ranvier.rooms.forgotten import ForgottenStore
 from ranvier.rooms.redactions import REDACTION, redaction_withheld
 from ranvier.rooms.visibility import allowed, visibility_of
 from ranvier.sync.store import SyncStore
+from ranvier.users.erasure import ErasedUsers
 
 _HV = ("m.room.history_visibility", "")
 
@@ -47,6 +58,7 @@ class HistoryFilter:
         self._at: dict[int, tuple[str, str | None]] = {}
         self._joins: list[int] | None = None
         self._forgotten = forgotten
+        self._erased: dict[str, bool] = {}
 
     async def _state(self, snapshot_nid: int) -> tuple[str, str | None]:
         found = self._at.get(snapshot_nid)
@@ -97,6 +109,25 @@ class HistoryFilter:
         if ev.type == "m.room.member" and ev.state_key == self.user_id:
             return await self._check(visibility, ev.membership, stored.stream_ordering)
         return False
+
+    async def as_seen(self, stored: StoredEvent) -> StoredEvent:
+        """``stored`` as the user is shown it: redacted when its sender was erased and
+        the user was not joined at the event (module docstring)."""
+        ev = stored.event
+        if stored.redacted_by is not None or not await self._sender_erased(ev.sender):
+            return stored
+        _, membership = await self._state(stored.state_before_nid)
+        if membership == "join":
+            return stored
+        rv = ev.room_version
+        return replace(stored, event=Event(redact(ev.pdu, rv), rv, ev.event_id))
+
+    async def _sender_erased(self, sender: str) -> bool:
+        found = self._erased.get(sender)
+        if found is None:
+            found = bool(await ErasedUsers(self.storage.db).erased_among([sender]))
+            self._erased[sender] = found
+        return found
 
     async def filter(self, events: Sequence[StoredEvent]) -> list[StoredEvent]:
         """The events of ``events`` the user may see, in the same order."""

@@ -123,7 +123,7 @@ class PaginationService:
         if from_pos is None:
             from_pos = await self.storage.events.stream_position() if backwards else MIN_POSITION
         limit = min(max(limit, 0), MAX_LIMIT)
-        _, keep = await self._keeper(room, user_id, flt)
+        history, keep = await self._keeper(room, user_id, flt)
         page = await self.store.paginate(room.nid, from_pos, to_pos, backwards, limit, keep)
         backfill = self.backfill
         if (
@@ -137,7 +137,7 @@ class PaginationService:
         renderer = EventRenderer(self.store, user_id, device_id)
         body: JsonDict = {
             "start": from_token if from_token is not None else pagination_token(from_pos),
-            "chunk": await renderer.render(page.events),
+            "chunk": await renderer.render([await history.as_seen(s) for s in page.events]),
         }
         # Forwards with no ``to``, the live end is no end: new events will come after
         # it, so the client gets a token to continue from (the spec omits ``end`` when
@@ -189,9 +189,11 @@ class PaginationService:
         return {
             "start": pagination_token(before.next_position),
             "end": pagination_token(after.next_position),
-            "events_before": await renderer.render(before.events),
-            "event": (await renderer.render([target]))[0],
-            "events_after": await renderer.render(after.events),
+            "events_before": await renderer.render(
+                [await history.as_seen(s) for s in before.events]
+            ),
+            "event": (await renderer.render([await history.as_seen(target)]))[0],
+            "events_after": await renderer.render([await history.as_seen(s) for s in after.events]),
             "state": await renderer.render(state, bundle=False),
         }
 

@@ -88,7 +88,7 @@ async def read_timeline(
         return ev.state_key is not None and await in_end_state(stored)
 
     page = await store.paginate(room.nid, upper, lower, True, limit + 1, keep)
-    events = page.events
+    events = [await history.as_seen(s) for s in page.events]
     limited = len(events) > limit
     if limited:
         events = events[:limit]
