@@ -21,14 +21,18 @@ def edus_of(hs: Homeserver) -> FederationEdus:
     return hs.federation_edus
 
 
-async def two(tmp_path: Path, peers: list[Peer]) -> tuple[Peer, Peer, str, str, str]:
-    a, b = await start_two(tmp_path, peers)
+async def two(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> tuple[Peer, Peer, str, str, str]:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     return a, b, room_id, alice, bob
 
 
-async def test_typing_both_ways_and_inbound_checks(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b, room_id, alice, bob = await two(tmp_path, peers)
+async def test_typing_both_ways_and_inbound_checks(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b, room_id, alice, bob = await two(tmp_path, peers, databases)
 
     async def typing_on(peer: Peer, users: list[str]) -> bool:
         return peer.hs.typing.typing_users(room_id) == users
@@ -58,8 +62,10 @@ async def test_typing_both_ways_and_inbound_checks(tmp_path: Path, peers: list[P
     assert edus_of(a.hs).typing.received == received
 
 
-async def test_typing_renewed_while_typing(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b, room_id, _, bob = await two(tmp_path, peers)
+async def test_typing_renewed_while_typing(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b, room_id, _, bob = await two(tmp_path, peers, databases)
     producer = edus_of(b.hs).typing
     producer.renew_ms = 200
     await producer.stop()
@@ -74,8 +80,10 @@ async def _at_least(value: Callable[[], int], n: int) -> bool:
     return value() >= n
 
 
-async def test_receipts_both_ways(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b, room_id, alice, bob = await two(tmp_path, peers)
+async def test_receipts_both_ways(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b, room_id, alice, bob = await two(tmp_path, peers, databases)
     first = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "one"})
 
     async def b_has(event_id: str) -> bool:
@@ -132,8 +140,10 @@ async def _thread_receipt(peer: Peer, room_id: str, user: str, event_id: str) ->
     return got is not None and got.event_id == event_id and got.data.get("thread_id") == "main"
 
 
-async def test_presence_follows_the_federation_flags(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b, _, alice, bob = await two(tmp_path, peers)
+async def test_presence_follows_the_federation_flags(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b, _, alice, bob = await two(tmp_path, peers, databases)
     fed_b = b.hs.federation_rooms
     assert fed_b is not None
     consumer = edus_of(a.hs).presence
@@ -171,8 +181,10 @@ async def test_presence_follows_the_federation_flags(tmp_path: Path, peers: list
     assert consumer.received == 1
 
 
-async def test_device_list_updates_stored_and_resynced(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b, _, _, bob = await two(tmp_path, peers)
+async def test_device_list_updates_stored_and_resynced(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b, _, _, bob = await two(tmp_path, peers, databases)
     store = edus_of(a.hs).device_lists.store
 
     def update(stream_id: int, prev: list[int], device: str = "DEV1", **more: Any) -> Any:
@@ -220,11 +232,11 @@ async def test_device_list_updates_stored_and_resynced(tmp_path: Path, peers: li
 
 
 async def test_presence_exchanged_when_a_join_brings_servers_together(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
     """No presence changes after the join, yet each side learns the other's users'
     presence: the joiner's server sends its user's, the host sends its members'."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     for peer in (a, b):
         peer.hs.presence.inbound = peer.hs.presence.outbound = True
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
