@@ -149,7 +149,7 @@ class FederationSender:
         destinations = set(await self._joined_servers(room.nid))
         if message.membership in ("leave", "ban") and message.state_key is not None:
             target = _server(message.state_key)
-            if target is not None and await self._was_present(message):
+            if target not in (None, self.server_name) and await self._was_present(message):
                 destinations.add(target)
         destinations.discard(self.server_name)
         if destinations and self.acl_allows is not None:
