@@ -78,8 +78,10 @@ async def _room(a: Peer, b: Peer, locals_: list[str], bob: str, **kw: Any) -> st
 
 
 @pytest.fixture
-async def three(tmp_path: Path, peers: list[Peer]) -> tuple[Peer, Peer, Peer]:
-    started = [await start_peer(tmp_path / n) for n in ("a", "b", "c")]
+async def three(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> tuple[Peer, Peer, Peer]:
+    started = [await start_peer(tmp_path / n, database=databases[n]) for n in ("a", "b", "c")]
     peers += started
     return started[0], started[1], started[2]
 

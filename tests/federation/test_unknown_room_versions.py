@@ -75,8 +75,10 @@ def _fake_create(peer: Peer, room_id: str, creator: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def two(tmp_path: Path, peers: list[Peer]) -> tuple[Peer, Peer]:
-    return await start_two(tmp_path, peers)
+async def two(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> tuple[Peer, Peer]:
+    return await start_two(tmp_path, peers, databases)
 
 
 async def _nothing_at(peer: Peer, room_id: str) -> bool:
