@@ -3,7 +3,7 @@
 403 for a bad signature or sender; tried when the other server does not know the v2
 endpoint; and the JSON checks of invites both ways (server-server-api "Inviting to a
 room", invites-v1.yaml, invites-v2.yaml; joins-v2.yaml and leaving-v2.yaml for the v2
-errors)."""
+errors). The two-server tests run on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -94,8 +94,10 @@ async def _refused(call: Awaitable[Any]) -> tuple[int, str | None]:
     return err.value.status, err.value.errcode
 
 
-async def test_inbound_v1_send_join_and_send_leave(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_inbound_v1_send_join_and_send_leave(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     room_id = await a.hs.rooms.create_room(alice, preset="public_chat")
@@ -164,8 +166,10 @@ def _without_v2(peer: Peer, prefixes: tuple[str, ...], seen: list[str]) -> None:
     peer.hs.federation.client.put_json = put_json  # type: ignore[method-assign]
 
 
-async def test_outbound_falls_back_to_v1(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_outbound_falls_back_to_v1(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     token = await login(b, "bob")
@@ -227,8 +231,10 @@ async def _put_loose(a: Peer, b: Peer, path: str, body: Any) -> tuple[int, Any]:
         return resp.status, orjson.loads(await resp.read())
 
 
-async def test_invite_json_checks(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_invite_json_checks(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")
