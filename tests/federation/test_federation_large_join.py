@@ -9,9 +9,11 @@ from pathlib import Path
 from tests.federation.peers import start_peer
 
 
-async def test_join_of_a_room_with_a_large_state(tmp_path: Path) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_join_of_a_room_with_a_large_state(
+    tmp_path: Path, databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     try:
         owner, joiner = f"@owner:{a.name}", f"@joiner:{b.name}"
         await a.hs.accounts.create_account(owner, None)
