@@ -85,20 +85,24 @@ class DeviceListStream:
             await listener(pairs, position)
         return position
 
-    async def changed_users(self, after: int, upto: int, viewer: str | None = None) -> set[str]:
-        """Users with a change in ``(after, upto]`` that ``viewer`` hears of (None: the
-        changes everyone hears of)."""
+    async def changes(self, after: int, upto: int) -> set[tuple[str, str]]:
+        """``(user_id, device_id)`` of the changes in ``(after, upto]``."""
         rows = await self.db.fetchall(
             "SELECT DISTINCT user_id, device_id FROM device_list_stream WHERE stream_id > $1"
             " AND stream_id <= $2",
             after,
             upto,
         )
+        return {(str(r[0]), str(r[1])) for r in rows}
+
+    async def changed_users(self, after: int, upto: int, viewer: str | None = None) -> set[str]:
+        """Users with a change in ``(after, upto]`` that ``viewer`` hears of (None: the
+        changes everyone hears of)."""
         out: set[str] = set()
-        for user_id, device_id in rows:
-            only = viewer_of(str(device_id))
+        for user_id, device_id in await self.changes(after, upto):
+            only = viewer_of(device_id)
             if only is None or only == viewer:
-                out.add(str(user_id))
+                out.add(user_id)
         return out
 
     async def previous_id(self, user_id: str, before: int) -> int | None:

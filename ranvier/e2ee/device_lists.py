@@ -39,7 +39,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ranvier.core.events import JsonDict
-from ranvier.e2ee.device_list_stream import DeviceListStream
+from ranvier.e2ee.device_list_stream import DeviceListStream, viewer_of
 from ranvier.e2ee.key_store import E2eKeyStore
 from ranvier.e2ee.keys import E2eKeys
 
@@ -88,36 +88,47 @@ class DeviceLists:
         since_events: int,
         upto_events: int,
     ) -> DeviceListChanges:
-        """``changed`` and ``left`` between two sync positions (module docstring)."""
-        sharing = await self.stream.sharing_users(user_id)
-        sharing.add(user_id)
-        changed: set[str] = set()
+        """``changed`` and ``left`` between two sync positions (module docstring).
+
+        Most incremental syncs have no device list change and no member event in
+        their range: they cost two indexed reads and no room-sharing query."""
+        public: set[str] = set()
+        private: set[str] = set()
         if upto_lists > since_lists:
-            heard = await self.stream.changed_users(since_lists, upto_lists, user_id)
-            public = await self.stream.changed_users(since_lists, upto_lists, None)
-            changed = (heard & sharing) | (heard - public)
-        left: set[str] = set()
+            for changed_user, device_id in await self.stream.changes(since_lists, upto_lists):
+                viewer = viewer_of(device_id)
+                if viewer is None:
+                    public.add(changed_user)
+                elif viewer == user_id:
+                    private.add(changed_user)
+        moves: list[tuple[str, str, str]] = []
         if upto_events > since_events:
             moves = await self.stream.membership_changes(user_id, since_events, upto_events)
-            left_rooms: set[str] = set()
-            for room_id, member, membership in moves:
-                if membership == "join":
-                    if member == user_id:
-                        left_rooms.discard(room_id)
-                    elif member in sharing:
-                        changed.add(member)
-                elif membership in ("invite", "knock") and member != user_id:
+        if not public and not private and not moves:
+            return DeviceListChanges([], [])
+        sharing = await self.stream.sharing_users(user_id)
+        sharing.add(user_id)
+        changed = (public & sharing) | private
+        left: set[str] = set()
+        left_rooms: set[str] = set()
+        for room_id, member, membership in moves:
+            if membership == "join":
+                if member == user_id:
+                    left_rooms.discard(room_id)
+                elif member in sharing:
                     changed.add(member)
-                elif membership in ("leave", "ban"):
-                    if member == user_id:
-                        left_rooms.add(room_id)
-                    elif member not in sharing:
-                        left.add(member)
-            joined_rooms = {r for r, m, ms in moves if m == user_id and ms == "join"}
-            for room_id in joined_rooms - left_rooms:
-                changed |= await self.stream.joined_members(room_id) & sharing
-            for room_id in left_rooms:
-                left |= await self.stream.joined_members(room_id) - sharing
+            elif membership in ("invite", "knock") and member != user_id:
+                changed.add(member)
+            elif membership in ("leave", "ban"):
+                if member == user_id:
+                    left_rooms.add(room_id)
+                elif member not in sharing:
+                    left.add(member)
+        joined_rooms = {r for r, m, ms in moves if m == user_id and ms == "join"}
+        for room_id in joined_rooms - left_rooms:
+            changed |= await self.stream.joined_members(room_id) & sharing
+        for room_id in left_rooms:
+            left |= await self.stream.joined_members(room_id) - sharing
         left.discard(user_id)
         changed -= left
         return DeviceListChanges(sorted(changed), sorted(left))

@@ -188,6 +188,12 @@ class E2eKeys:
             )
             for field, values in got.items():
                 out.setdefault(field, {}).update(values)
+            # The requester's own signatures on remote master keys are kept here only.
+            for user_id, master in out["master_keys"].items():
+                pub = public_key_of(master) if user_id in remote else None
+                if pub is not None:
+                    sigs = await self.cross_signing.signatures(user_id, requester)
+                    out["master_keys"][user_id] = with_signatures(master, sigs.get(pub))
         out["failures"] = failures
         return out
 

@@ -35,6 +35,7 @@ from ranvier.federation.edus.device_list_store import RemoteDeviceListStore
 QUERY_PATH = "/_matrix/federation/v1/user/keys/query"
 CLAIM_PATH = "/_matrix/federation/v1/user/keys/claim"
 DEFAULT_TIMEOUT_MS = 10_000
+_CROSS_SIGNING = {"master_keys": "master", "self_signing_keys": "self_signing"}
 MAX_TIMEOUT_MS = 60_000
 
 
@@ -165,6 +166,10 @@ class RemoteKeys:
                         and isinstance(value, dict)
                     ):
                         out[field][user_id] = value
+                        key_type = _CROSS_SIGNING.get(field)
+                        if key_type is not None and value.get("user_id") == user_id:
+                            # Kept to check signatures local users make on them.
+                            await self.cache.put_cross_signing_key(user_id, key_type, value)
 
         await asyncio.gather(*(one(s, u) for s, u in by_server.items()))
         return out, failures

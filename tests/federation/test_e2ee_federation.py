@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.api.e2ee_helpers import CrossSigningKeys, DeviceCrypto, verify
+from tests.api.e2ee_helpers import CrossSigningKeys, DeviceCrypto, sign, verify
 from tests.federation.helpers import call, eventually, login, start_two
 from tests.federation.peers import Peer
 
@@ -163,6 +163,27 @@ async def test_keys_to_device_and_device_lists_across_servers(
         return master is not None and master["keys"] == cross.key("master")["keys"]
 
     await eventually(alice_sees_master)
+
+    # alice (cross-signing keys on A) signs bob's master key with her user-signing key:
+    # kept on A, shown to her only.
+    mine = CrossSigningKeys(alice)
+    status, out = await call(
+        a, "POST", f"{V3}/keys/device_signing/upload", a_tok, mine.upload_body()
+    )
+    assert status == 200, out
+    bob_master = cross.key("master")
+    usk_id = "ed25519:" + mine.public(mine.user_signing)
+    sign(bob_master, alice, usk_id, mine.user_signing)
+    status, out = await call(
+        a,
+        "POST",
+        f"{V3}/keys/signatures/upload",
+        a_tok,
+        {bob: {cross.public(cross.master): bob_master}},
+    )
+    assert status == 200 and out["failures"] == {}, out
+    status, q = await call(a, "POST", f"{V3}/keys/query", a_tok, {"device_keys": {bob: []}})
+    assert verify(q["master_keys"][bob], alice, usk_id, mine.public(mine.user_signing))
 
     # An unreachable server is a failure, not an error.
     status, q = await call(
