@@ -38,10 +38,12 @@ async def raw_request(
         return resp.status, await resp.json(content_type=None)
 
 
-async def test_keys_published_and_fetched(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_keys_published_and_fetched(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     expired_at = int(time.time() * 1000) - DAY_MS
-    a = await start_peer(tmp_path / "a", old_key_expired_at=expired_at)
-    b = await start_peer(tmp_path / "b")
+    a = await start_peer(tmp_path / "a", database=databases["a"], old_key_expired_at=expired_at)
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     async with (
         aiohttp.ClientSession() as session,
@@ -84,9 +86,11 @@ async def test_keys_published_and_fetched(tmp_path: Path, peers: list[Peer]) -> 
     assert again is not None and again.verify_key == a.key.verify_key_bytes and fresh.fetches == 0
 
 
-async def test_signed_requests_accepted(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_signed_requests_accepted(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     await a.hs.accounts.create_account(f"@alice:{a.name}", "pw")
     client = b.hs.federation.client
@@ -122,10 +126,12 @@ async def test_signed_requests_accepted(tmp_path: Path, peers: list[Peer]) -> No
     assert version["server"]["name"] == "ranvier"
 
 
-async def test_bad_requests_rejected(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_bad_requests_rejected(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     expired_at = int(time.time() * 1000) - DAY_MS
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b", old_key_expired_at=expired_at)
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"], old_key_expired_at=expired_at)
     peers += [a, b]
     await a.hs.accounts.create_account(f"@alice:{a.name}", "pw")
     uri = f"{PROFILE}?user_id=%40alice%3A{a.name.replace(':', '%3A')}"
@@ -197,9 +203,11 @@ async def test_bad_requests_rejected(tmp_path: Path, peers: list[Peer]) -> None:
     assert status == 200
 
 
-async def test_expired_key_with_origin_down_is_refused(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+async def test_expired_key_with_origin_down_is_refused(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     await a.hs.accounts.create_account(f"@alice:{a.name}", "pw")
     await b.hs.federation.client.get_json(a.name, PROFILE, {"user_id": f"@alice:{a.name}"})
@@ -220,10 +228,10 @@ async def test_expired_key_with_origin_down_is_refused(tmp_path: Path, peers: li
 
 
 async def test_concurrent_lookups_share_a_fetch_and_failures_back_off(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
     peers += [a, b]
     keyring = b.hs.federation.keyring
     found = await asyncio.gather(*(keyring.get_key(a.name, a.key.key_id) for _ in range(10)))
@@ -237,14 +245,14 @@ async def test_concurrent_lookups_share_a_fetch_and_failures_back_off(
     assert keyring.fetches == 3
 
 
-async def test_notary(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    notary = await start_peer(tmp_path / "n")
+async def test_notary(tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    notary = await start_peer(tmp_path / "n", database=databases["n"])
     peers += [a, notary]
     trusted = KeyPerspective(
         notary.name, (PerspectiveKey(notary.key.key_id, notary.key.verify_key_base64),)
     )
-    c = await start_peer(tmp_path / "c", perspectives=(trusted,))
+    c = await start_peer(tmp_path / "c", database=databases["c"], perspectives=(trusted,))
     peers.append(c)
 
     # The notary answers GET and POST, co-signing A's self-signed response.
@@ -286,6 +294,7 @@ async def test_notary(tmp_path: Path, peers: list[Peer]) -> None:
     # A notary signing with a key we do not trust is not believed.
     d = await start_peer(
         tmp_path / "d",
+        database=databases["d"],
         perspectives=(
             KeyPerspective(
                 notary.name,
@@ -297,15 +306,19 @@ async def test_notary(tmp_path: Path, peers: list[Peer]) -> None:
     assert await d.hs.federation.keyring.get_key(a.name, a.key.key_id) is None
 
 
-async def test_prefer_direct_fetch(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    notary = await start_peer(tmp_path / "n")
+async def test_prefer_direct_fetch(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    notary = await start_peer(tmp_path / "n", database=databases["n"])
     peers += [a, notary]
     trusted = KeyPerspective(
         notary.name, (PerspectiveKey(notary.key.key_id, notary.key.verify_key_base64),)
     )
-    direct = await start_peer(tmp_path / "c", perspectives=(trusted,), prefer_direct_fetch=True)
-    via = await start_peer(tmp_path / "d", perspectives=(trusted,))
+    direct = await start_peer(
+        tmp_path / "c", database=databases["c"], perspectives=(trusted,), prefer_direct_fetch=True
+    )
+    via = await start_peer(tmp_path / "d", database=databases["d"], perspectives=(trusted,))
     peers += [direct, via]
     k1 = await direct.hs.federation.keyring.get_key(a.name, a.key.key_id)
     k2 = await via.hs.federation.keyring.get_key(a.name, a.key.key_id)
