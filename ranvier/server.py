@@ -310,7 +310,14 @@ class Homeserver:
         self.upgrade_follower = UpgradeFollower(self.rooms, self.rooms.aliases, self.account_data)
         self.bus.subscribe(ROOM_EVENTS, self.upgrade_follower.on_room_event)
         # Push rules, pushers, notification counts, the gateway sender (ranvier.push).
-        self.push = Push(db, self.room_storage, self.account_data, self.rooms.is_local)
+        self.push = Push(
+            db,
+            self.room_storage,
+            self.account_data,
+            self.rooms.is_local,
+            verify_tls=not c_api.push_disable_tls_validation,
+            legacy_mentions=c_api.push_legacy_mention_rules,
+        )
         self.push.connect(self.bus, self.accounts, self.receipts, self.upgrade_follower)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
         federation_on = not config.global_.disable_federation

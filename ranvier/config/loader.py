@@ -584,6 +584,8 @@ def _client_api(r: _Reader) -> ClientApiConfig:
         recaptcha_siteverify_api=r.string("recaptcha_siteverify_api", "")
         or d.recaptcha_siteverify_api,
         recaptcha_disable_tls_validation=r.boolean("recaptcha_disable_tls_validation", False),
+        push_disable_tls_validation=r.boolean("push_disable_tls_validation", False),
+        push_legacy_mention_rules=r.boolean("push_legacy_mention_rules", False),
         turn=TurnConfig(
             turn_user_lifetime_ms=turn.duration_ms(
                 "turn_user_lifetime", d.turn.turn_user_lifetime_ms

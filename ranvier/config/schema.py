@@ -289,6 +289,12 @@ class ClientApiConfig:
     recaptcha_siteverify_api: str = "https://www.google.com/recaptcha/api/siteverify"
     recaptcha_disable_tls_validation: bool = False
     """Skip certificate checks when calling the siteverify API (tests only)."""
+    push_disable_tls_validation: bool = False
+    """Skip certificate checks when POSTing to push gateways (tests only)."""
+    push_legacy_mention_rules: bool = False
+    """Also serve the body-matching mention push rules removed in v1.17
+    (``.m.rule.contains_user_name``, ``.m.rule.contains_display_name``,
+    ``.m.rule.roomnotif``), as Synapse does; they skip events with ``m.mentions``."""
     turn: TurnConfig = field(default_factory=TurnConfig)
     rate_limiting: RateLimitConfig = field(default_factory=RateLimitConfig)
     public_base_url: str = ""

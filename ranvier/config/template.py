@@ -146,6 +146,11 @@ client_api:
   recaptcha_siteverify_api: https://www.google.com/recaptcha/api/siteverify
   # Only for test set-ups whose siteverify server has a self-signed certificate.
   recaptcha_disable_tls_validation: false
+  # Skip certificate checks when POSTing to push gateways (tests only).
+  push_disable_tls_validation: false
+  # Also serve the body-matching mention push rules removed in Matrix v1.17
+  # (.m.rule.contains_user_name, .m.rule.contains_display_name, .m.rule.roomnotif).
+  push_legacy_mention_rules: false
 
   # TURN servers handed to clients for VoIP calls.
   turn:

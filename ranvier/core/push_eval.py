@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ranvier.core.push_rules import HISTORICAL_ACTIONS, KINDS
+from ranvier.core.push_rules import HISTORICAL_ACTIONS, KINDS, LEGACY_MENTION_RULES
 
 JsonDict = dict[str, Any]
 
@@ -306,6 +306,8 @@ class CompiledRule:
     rule_id: str
     predicates: tuple[Predicate, ...]
     actions: tuple[Any, ...]
+    legacy_mention: bool = False
+    """A legacy mention rule: skipped for events with ``m.mentions`` (MSC3952)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,18 +319,20 @@ class CompiledRules:
 
     def evaluate(self, event: JsonDict, facts: RoomFacts) -> list[Any] | None:
         """The effective actions of the first matching rule, or None."""
+        rule = self.matching_rule(event, facts)
+        return None if rule is None else list(rule.actions)
+
+    def matching_rule(self, event: JsonDict, facts: RoomFacts) -> CompiledRule | None:
+        """The first matching rule, or None."""
+        content = event.get("content")
+        mentions = isinstance(content, dict) and "m.mentions" in content
         for rule in self.rules:
+            if mentions and rule.legacy_mention:
+                continue
             for predicate in rule.predicates:
                 if not predicate(event, facts):
                     break
             else:
-                return list(rule.actions)
-        return None
-
-    def matching_rule(self, event: JsonDict, facts: RoomFacts) -> CompiledRule | None:
-        """The first matching rule (for tests and diagnostics)."""
-        for rule in self.rules:
-            if all(p(event, facts) for p in rule.predicates):
                 return rule
         return None
 
@@ -375,6 +379,12 @@ def compile_rules(ruleset: Mapping[str, Any]) -> CompiledRules:
             else:
                 predicates = (_field_equals("sender", rule_id),)
             compiled.append(
-                CompiledRule(kind, rule_id, predicates, tuple(effective_actions(actions)))
+                CompiledRule(
+                    kind,
+                    rule_id,
+                    predicates,
+                    tuple(effective_actions(actions)),
+                    rule_id in LEGACY_MENTION_RULES and bool(rule.get("default")),
+                )
             )
     return CompiledRules(tuple(compiled), uses_display_name)

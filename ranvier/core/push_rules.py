@@ -22,7 +22,9 @@ exactly as the client gave them (historical ``dont_notify``/``coalesce`` include
 
 The v1.19 defaults have no content rules: the legacy body-matching rules
 (``.m.rule.contains_user_name``, ``.m.rule.contains_display_name``,
-``.m.rule.roomnotif``) were removed in v1.17 in favour of ``m.mentions``.
+``.m.rule.roomnotif``) were removed in v1.17 in favour of ``m.mentions``. A server
+may still serve them (``legacy``, configured by ``client_api.push_legacy_mention_rules``),
+as Synapse does; they then apply only to events without ``m.mentions``.
 """
 
 from __future__ import annotations
@@ -79,9 +81,49 @@ _SOUND_DEFAULT = {"set_tweak": "sound", "value": "default"}
 _HIGHLIGHT = {"set_tweak": "highlight"}
 
 
-def server_default_rules(user_id: str) -> dict[str, list[JsonDict]]:
+LEGACY_MENTION_RULES = frozenset(
+    {".m.rule.contains_display_name", ".m.rule.roomnotif", ".m.rule.contains_user_name"}
+)
+"""The body-matching mention rules removed in v1.17 (MSC4142), still served by
+Synapse and expected by Sytest; they never match an event with ``m.mentions``
+(MSC3952)."""
+
+
+def _legacy_rules(user_id: str) -> dict[str, JsonDict]:
+    localpart = user_id[1:].split(":", 1)[0]
+    contains_user_name = {
+        "rule_id": ".m.rule.contains_user_name",
+        "default": True,
+        "enabled": True,
+        "pattern": localpart,
+        "actions": ["notify", dict(_SOUND_DEFAULT), dict(_HIGHLIGHT)],
+    }
+    return {
+        ".m.rule.contains_display_name": _rule(
+            ".m.rule.contains_display_name",
+            [{"kind": "contains_display_name"}],
+            ["notify", dict(_SOUND_DEFAULT), dict(_HIGHLIGHT)],
+        ),
+        ".m.rule.roomnotif": _rule(
+            ".m.rule.roomnotif",
+            [
+                _match("content.body", "@room"),
+                {"kind": "sender_notification_permission", "key": "room"},
+            ],
+            ["notify", dict(_HIGHLIGHT)],
+        ),
+        ".m.rule.contains_user_name": contains_user_name,
+    }
+
+
+def server_default_rules(user_id: str, legacy: bool = False) -> dict[str, list[JsonDict]]:
     """The server-default rules of v1.19 for ``user_id``, per kind, in spec order
-    ("Default Override Rules", "Default Underride Rules"). Fresh objects each call."""
+    ("Default Override Rules", "Default Underride Rules"). Fresh objects each call.
+
+    ``legacy`` adds the v1.16 body-matching mention rules (:data:`LEGACY_MENTION_RULES`)
+    where v1.16 had them: ``.m.rule.contains_display_name`` after
+    ``.m.rule.is_user_mention``, ``.m.rule.roomnotif`` after ``.m.rule.is_room_mention``
+    and the content rule ``.m.rule.contains_user_name``."""
     master = _rule(MASTER, [], [])
     master["enabled"] = False
     override = [
@@ -158,11 +200,29 @@ def server_default_rules(user_id: str) -> dict[str, list[JsonDict]]:
         _rule(".m.rule.message", [_match("type", "m.room.message")], ["notify"]),
         _rule(".m.rule.encrypted", [_match("type", "m.room.encrypted")], ["notify"]),
     ]
-    return {"override": override, "content": [], "room": [], "sender": [], "underride": underride}
+    content: list[JsonDict] = []
+    if legacy:
+        extra = _legacy_rules(user_id)
+        ids = [r["rule_id"] for r in override]
+        override.insert(
+            ids.index(".m.rule.is_user_mention") + 1, extra[".m.rule.contains_display_name"]
+        )
+        ids = [r["rule_id"] for r in override]
+        override.insert(ids.index(".m.rule.is_room_mention") + 1, extra[".m.rule.roomnotif"])
+        content.append(extra[".m.rule.contains_user_name"])
+    return {
+        "override": override,
+        "content": content,
+        "room": [],
+        "sender": [],
+        "underride": underride,
+    }
 
 
 _DEFAULT_KIND: dict[str, str] = {
-    rule["rule_id"]: kind for kind, rules in server_default_rules("@x:x").items() for rule in rules
+    rule["rule_id"]: kind
+    for kind, rules in server_default_rules("@x:x", legacy=True).items()
+    for rule in rules
 }
 """``rule_id -> kind`` of every server-default rule."""
 
@@ -284,10 +344,10 @@ class UserRules:
                 return i
         return None
 
-    def get(self, user_id: str, kind: str, rule_id: str) -> JsonDict:
+    def get(self, user_id: str, kind: str, rule_id: str, legacy: bool = False) -> JsonDict:
         """One rule as clients see it, or 404 ``M_NOT_FOUND``."""
         check_kind(kind)
-        for rule in render(self, user_id)["global"][kind]:
+        for rule in render(self, user_id, legacy)["global"][kind]:
             if rule["rule_id"] == rule_id:
                 return dict(rule)
         raise PushRuleError(404, "M_NOT_FOUND", "Unknown push rule")
@@ -356,10 +416,11 @@ class UserRules:
         self._target(kind, rule_id)["actions"] = checked
 
 
-def render(rules: UserRules, user_id: str) -> JsonDict:
+def render(rules: UserRules, user_id: str, legacy: bool = False) -> JsonDict:
     """``{"global": {kind: [rule, ...]}}`` with every rule's ``default`` and
-    ``enabled`` set (the ``m.push_rules`` content and ``GET /pushrules/``)."""
-    defaults = server_default_rules(user_id)
+    ``enabled`` set (the ``m.push_rules`` content and ``GET /pushrules/``);
+    ``legacy``: with the legacy mention rules."""
+    defaults = server_default_rules(user_id, legacy)
     out: dict[str, list[JsonDict]] = {}
     for kind in KINDS:
         merged: list[JsonDict] = []

@@ -17,7 +17,9 @@ up to ``max_backoff_s``, at most ``max_attempts`` times; other statuses drop the
 Pushkeys the gateway lists in ``rejected`` have their pushers deleted ("Homeservers
 must cease sending notification requests for these pushkeys and remove the
 associated pushers"), and the pusher's remaining items are dropped. The aiohttp client
-session is created on first use and closed by :meth:`PushGateway.close`.
+session is created on first use and closed by :meth:`PushGateway.close`; certificates
+are checked unless ``client_api.push_disable_tls_validation`` is set (test suites whose
+gateway has a self-signed certificate).
 """
 
 from __future__ import annotations
@@ -89,12 +91,14 @@ class PushGateway:
         backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         max_attempts: int = 8,
+        verify_tls: bool = True,
     ) -> None:
         self.pushers = pushers
         self.timeout_s = timeout_s
         self.backoff_s = backoff_s
         self.max_backoff_s = max_backoff_s
         self.max_attempts = max_attempts
+        self.verify_tls = verify_tls
         self._queues: dict[PusherKey, deque[PushItem]] = {}
         self._tasks: dict[PusherKey, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -114,6 +118,7 @@ class PushGateway:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(ssl=self.verify_tls),
                 json_serialize=lambda v: orjson.dumps(v).decode(),
             )
         return self._session

@@ -38,9 +38,17 @@ class PushRules:
     """Reads, changes and compiles users' push rules (module docstring)."""
 
     def __init__(
-        self, db: Database, account_data: AccountDataStore, cache_size: int = 10_000
+        self,
+        db: Database,
+        account_data: AccountDataStore,
+        cache_size: int = 10_000,
+        *,
+        legacy_mentions: bool = False,
     ) -> None:
         self.db = db
+        self.legacy_mentions = legacy_mentions
+        """Serve the v1.16 body-matching mention rules too (see
+        :data:`ranvier.core.push_rules.LEGACY_MENTION_RULES`)."""
         self.account_data = account_data
         self.cache_size = cache_size
         self._compiled: OrderedDict[str, CompiledRules] = OrderedDict()
@@ -52,7 +60,11 @@ class PushRules:
 
     async def ruleset(self, user_id: str) -> JsonDict:
         """``{"global": {kind: [...]}}`` as ``GET /pushrules/`` returns it."""
-        return render(await self.load(user_id), user_id)
+        return render(await self.load(user_id), user_id, self.legacy_mentions)
+
+    async def rule(self, user_id: str, kind: str, rule_id: str) -> JsonDict:
+        """One rule as clients see it (404 :class:`PushRuleError` when unknown)."""
+        return (await self.load(user_id)).get(user_id, kind, rule_id, self.legacy_mentions)
 
     async def modify(self, user_id: str, change: Callable[[UserRules], None]) -> None:
         """Apply ``change`` (which may raise
@@ -64,7 +76,11 @@ class PushRules:
             change(rules)
             await self._save(conn, user_id, rules, exists=row is not None)
             position = await self.account_data.put_in(
-                conn, user_id, None, PUSH_RULES_TYPE, render(rules, user_id)
+                conn,
+                user_id,
+                None,
+                PUSH_RULES_TYPE,
+                render(rules, user_id, self.legacy_mentions),
             )
         self._compiled.pop(user_id, None)
         await self.account_data.notify(user_id, position)

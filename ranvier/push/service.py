@@ -45,11 +45,16 @@ class Push:
         account_data: AccountDataStore,
         is_local: Callable[[str], bool],
         gateway: PushGateway | None = None,
+        *,
+        verify_tls: bool = True,
+        legacy_mentions: bool = False,
     ) -> None:
-        self.rules = PushRules(db, account_data)
+        self.rules = PushRules(db, account_data, legacy_mentions=legacy_mentions)
         self.pushers = PusherStore(db)
         self.notifications = NotificationStore(db)
-        self.gateway = gateway if gateway is not None else PushGateway(self.pushers)
+        self.gateway = (
+            gateway if gateway is not None else PushGateway(self.pushers, verify_tls=verify_tls)
+        )
         self.processor = PushProcessor(
             storage, self.rules, self.notifications, self.pushers, self.gateway, is_local
         )

@@ -372,3 +372,29 @@ def test_word_boundary_glob_never_matches_inside_a_word(value: str) -> None:
     found = glob_matches("ab", value, word_boundary=True)
     words = re.split(r"[^A-Za-z0-9_]", value)
     assert found == ("ab" in words)
+
+
+def test_legacy_mention_rules_when_enabled() -> None:
+    rules = server_default_rules(ME, legacy=True)
+    ids = [r["rule_id"] for r in rules["override"]]
+    assert ids.index(".m.rule.contains_display_name") == ids.index(".m.rule.is_user_mention") + 1
+    assert ids.index(".m.rule.roomnotif") == ids.index(".m.rule.is_room_mention") + 1
+    assert [r["rule_id"] for r in rules["content"]] == [".m.rule.contains_user_name"]
+    assert rules["content"][0]["pattern"] == "alice"
+    compiled = compile_rules(render(UserRules(), ME, legacy=True))
+    named = RoomFacts(member_count=5, display_name="Alice Liddell")
+    rule = compiled.matching_rule(_message(f"Second message - {ME}"), GROUP)
+    assert rule is not None and rule.rule_id == ".m.rule.contains_user_name"
+    rule = compiled.matching_rule(_message("hi Alice Liddell"), named)
+    assert rule is not None and rule.rule_id == ".m.rule.contains_display_name"
+    powerful = RoomFacts(member_count=5, sender_power=100)
+    rule = compiled.matching_rule(_message("@room lunch"), powerful)
+    assert rule is not None and rule.rule_id == ".m.rule.roomnotif"
+    # With m.mentions the legacy rules are skipped (MSC3952).
+    quiet = _message("hi alice", extra={"m.mentions": {}})
+    rule = compiled.matching_rule(quiet, GROUP)
+    assert rule is not None and rule.rule_id == ".m.rule.message"
+    # Without legacy they do not exist.
+    plain = compile_rules(render(UserRules(), ME))
+    rule = plain.matching_rule(_message(f"hi {ME}"), GROUP)
+    assert rule is not None and rule.rule_id == ".m.rule.message"

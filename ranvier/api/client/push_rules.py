@@ -92,8 +92,7 @@ class PushRulesApi:
         self, request: Request, method: str, user_id: str, kind: str, rule_id: str
     ) -> Response:
         if method == "GET":
-            rules = await self.rules.load(user_id)
-            return json_response(rules.get(user_id, kind, rule_id))
+            return json_response(await self.rules.rule(user_id, kind, rule_id))
         if method == "DELETE":
             await self.rules.modify(user_id, lambda r: r.delete(kind, rule_id))
             return json_response({})
@@ -113,7 +112,7 @@ class PushRulesApi:
         self, request: Request, method: str, user_id: str, kind: str, rule_id: str, attr: str
     ) -> Response:
         if method == "GET":
-            rule = (await self.rules.load(user_id)).get(user_id, kind, rule_id)
+            rule = await self.rules.rule(user_id, kind, rule_id)
             return json_response({attr: rule[attr]})
         if method != "PUT":
             raise MatrixError(405, "M_UNRECOGNIZED", "Unsupported method")

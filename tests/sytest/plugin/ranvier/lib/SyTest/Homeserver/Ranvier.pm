@@ -317,6 +317,11 @@ sub _ranvier_config
    $client_api{public_base_url} = $self->public_baseurl;
    # SyTest's identity server serves a self-signed certificate (keys/tls-selfsigned.crt).
    $client_api{identity_servers} = { disable_tls_validation => JSON::true };
+   # SyTest's push gateway (its test HTTPS server) has a self-signed certificate.
+   $client_api{push_disable_tls_validation} = JSON::true;
+   # Sytest expects the legacy body-matching mention rules ("Don't get pushed for
+   # rooms you've muted" mentions the user id in the body, without m.mentions).
+   $client_api{push_legacy_mention_rules} = JSON::true;
    if( my $cas = $self->{cas_config} ) {
       $client_api{cas} = {
          server_url             => $cas->{server_url},
