@@ -13,8 +13,9 @@ requires the new count to "appear in the same /sync response as the event itself
 For each event the worker takes the room's facts from a per-room cache (dropped on
 every state event of the room, reloaded from the current state): joined members and
 their count, which of them are local, the power levels, the creators, name and
-canonical alias. The recipients are the local joined members other than the sender,
-plus a local user the event invites. Each recipient's compiled rules
+canonical alias (for an invite over federation to a room the server is not in, the
+name comes from the stripped state sent with it). The recipients are the local joined
+members other than the sender, plus a local user the event invites. Each recipient's compiled rules
 (:class:`~ranvier.push.rules.PushRules`) are evaluated against the PDU; those whose
 actions ``notify`` are recorded with their counts in one transaction
 (:class:`~ranvier.push.counts.NotificationStore`), together with "the sender has read
@@ -46,6 +47,7 @@ from ranvier.push.pushers import PusherStore
 from ranvier.push.rules import PushRules
 from ranvier.rooms.outputs import RoomEventPersisted
 from ranvier.rooms.storage import RoomStorage
+from ranvier.rooms.stripped_state import StrippedStateStore
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,7 @@ class PushProcessor:
         self.is_local = is_local
         self.room_cache_size = room_cache_size
         self._rooms: OrderedDict[str, RoomPushState] = OrderedDict()
+        self.stripped = StrippedStateStore(storage.db)
         self._queue: deque[RoomEventPersisted] = deque()
         self._current: RoomEventPersisted | None = None
         self._wake = asyncio.Event()
@@ -284,6 +287,8 @@ class PushProcessor:
         if sender_name:
             notification["sender_display_name"] = sender_name
         room_name = room.room_name()
+        if room_name is None and msg.membership in ("invite", "knock"):
+            room_name = await self._stripped_name(msg.event_id)
         if room_name:
             notification["room_name"] = room_name
         alias = room.room_alias()
@@ -294,6 +299,21 @@ class PushProcessor:
             notification["user_is_target"] = msg.state_key == n.user_id
         for pusher in pushers:
             self.gateway.enqueue(PushItem(pusher, notification, n.actions))
+
+    async def _stripped_name(self, event_id: str) -> str | None:
+        """The room name in the stripped state that came with an invite over
+        federation (the server is not in the room, so has no state of its own)."""
+        stored = await self.storage.events.get_by_id(event_id)
+        if stored is None:
+            return None
+        stripped = await self.stripped.load(stored.nid) or []
+        by_type = {e.get("type"): e.get("content") for e in stripped if isinstance(e, dict)}
+        for event_type, key in (("m.room.name", "name"), ("m.room.canonical_alias", "alias")):
+            content = by_type.get(event_type)
+            value = content.get(key) if isinstance(content, dict) else None
+            if isinstance(value, str) and value:
+                return value
+        return None
 
     # ---- receipts -----------------------------------------------------------------
 
