@@ -34,9 +34,9 @@ async def _register(server: Synapse, username: str) -> tuple[str, str]:
 
 @pytest.mark.synapse
 async def test_ranvier_and_synapse_authenticate_each_other(
-    tmp_path: Path, synapse: Synapse
+    tmp_path: Path, synapse: Synapse, databases: dict[str, str | None]
 ) -> None:
-    peer: Peer = await start_peer(tmp_path / "ranvier")
+    peer: Peer = await start_peer(tmp_path / "ranvier", database=databases["a"])
     try:
         fed = peer.hs.federation
         # ranvier fetches and checks Synapse's self-signed keys

@@ -46,10 +46,11 @@ class Pair:
 
 
 @pytest.fixture
-async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
+async def pair(tmp_path: Path, databases: dict[str, str | None]) -> AsyncIterator[Pair]:
+    """A running Synapse (on its own SQLite) and ranvier (on each database)."""
     python = need_service("RANVIER_SYNAPSE_PYTHON", "Synapse")
     async with run_synapse(python, tmp_path / "synapse") as synapse:
-        peer = await start_peer(tmp_path / "ranvier")
+        peer = await start_peer(tmp_path / "ranvier", database=databases["a"])
         try:
             alice_id = f"@alice:{peer.name}"
             await peer.hs.accounts.create_account(alice_id, "pw-alice")
