@@ -115,8 +115,10 @@ async def test_bad_pdus_dropped_redacted_rejected(
     assert counts.get("dropped") == 1 and counts.get("rejected") == 1
 
 
-async def test_transaction_rules(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_transaction_rules(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, _, bob = await shared_room(a, b)
     first = await craft(a, b, room_id, bob, "m.room.message", {"body": "1"})
     answer = await send_txn(b, a, "same", [first.pdu])
@@ -154,8 +156,10 @@ async def test_transaction_rules(tmp_path: Path, peers: list[Peer]) -> None:
     assert seen == [(b.name, {"n": 1})]
 
 
-async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_soft_failed_event(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, _ = await shared_room(a, b)
     # carol@B joins too; then alice bans carol. carol's server later sends an event
     # built before the ban: it passes at its own state, fails at the current one.
@@ -201,8 +205,10 @@ async def test_soft_failed_event(tmp_path: Path, peers: list[Peer]) -> None:
     assert a.hs.federation_rooms.remote.counts.get("soft_failed") == 1
 
 
-async def test_gap_fetched_with_get_missing_events(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_gap_fetched_with_get_missing_events(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, _, bob = await shared_room(a, b)
     fed_b = b.hs.federation_rooms
     fed_a = a.hs.federation_rooms
@@ -226,10 +232,12 @@ async def test_gap_fetched_with_get_missing_events(tmp_path: Path, peers: list[P
     assert "state_ids" not in fed_a.source.requests
 
 
-async def test_served_room_data(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    c = await start_peer(tmp_path / "c")
+async def test_served_room_data(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
+    c = await start_peer(tmp_path / "c", database=databases["c"])
     peers += [a, b, c]
     room_id, alice, bob = await shared_room(a, b)
     sent = [
@@ -323,8 +331,10 @@ async def test_outbound_queue_survives_restarts(
     assert fed_a.sender.sent_transactions == 2  # 60 PDUs: 50 + 10
 
 
-async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_sender_woken_when_destination_contacts_us(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, _ = await shared_room(a, b)
     fed_a = a.hs.federation_rooms
     assert fed_a is not None
@@ -338,7 +348,7 @@ async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: 
         return dest is not None and dest.failures >= 1
 
     await eventually(failed_once)
-    b = await start_peer(b.directory, port=b.port)
+    b = await start_peer(b.directory, port=b.port, database=databases["b"])
     peers.append(b)
     assert not await has_event(b, event_id)
     # B contacts A (any signed request): A retries at once.
@@ -348,8 +358,10 @@ async def test_sender_woken_when_destination_contacts_us(tmp_path: Path, peers: 
     await eventually(lambda: has_event(b, event_id), timeout=10)
 
 
-async def test_concurrent_state_resolved_identically(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_concurrent_state_resolved_identically(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     pl = (await room_state(a, room_id))[("m.room.power_levels", "")]
     await a.hs.rooms.set_state(
@@ -406,10 +418,12 @@ async def _client(
         return data
 
 
-async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> None:
+async def test_client_join_via_and_sync(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
     """A v12 room (no server in its id) joined with ``?via=``; messages of the other
     server's user show in /sync."""
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
     await a.hs.accounts.create_account(alice, "pw")
     await b.hs.accounts.create_account(bob, "pw")
@@ -445,8 +459,10 @@ async def test_client_join_via_and_sync(tmp_path: Path, peers: list[Peer]) -> No
     await eventually(synced)
 
 
-async def test_gap_beyond_missing_events_uses_state_ids(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_gap_beyond_missing_events_uses_state_ids(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     fed_a, fed_b = a.hs.federation_rooms, b.hs.federation_rooms
     assert fed_a is not None and fed_b is not None
