@@ -63,10 +63,12 @@ async def _raw_put(peer: Peer, path: str, body: Any, authorization: str | None) 
         return r.status
 
 
-async def test_bad_input_counted_and_nothing_changes(tmp_path: Path, peers: list[Peer]) -> None:
-    a = await start_peer(tmp_path / "a")
-    b = await start_peer(tmp_path / "b")
-    c = await start_peer(tmp_path / "c")
+async def test_bad_input_counted_and_nothing_changes(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a = await start_peer(tmp_path / "a", database=databases["a"])
+    b = await start_peer(tmp_path / "b", database=databases["b"])
+    c = await start_peer(tmp_path / "c", database=databases["c"])
     peers += [a, b, c]
     room_id, alice, bob = await shared_room(a, b)
     watch = Watch(a, room_id)
