@@ -72,9 +72,9 @@ async def _token(peer: Peer, localpart: str) -> str:
 
 
 async def test_redactions_that_would_not_apply_are_withheld(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     room_1, alice, bob = await shared_room(a, b)
     room_2 = await a.hs.rooms.create_room(alice, preset="public_chat")
     await b.hs.membership.join(room_2, bob, servers=[a.name])
