@@ -17,8 +17,10 @@ from tests.federation.helpers import call, login, start_two
 from tests.federation.peers import Peer
 
 
-async def test_remote_profile_is_asked_of_its_server(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_remote_profile_is_asked_of_its_server(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     token = await login(a, "alice")
     bob = f"@bob:{b.name}"
     await b.hs.accounts.create_account(bob, "pw")
@@ -47,8 +49,10 @@ async def test_remote_profile_is_asked_of_its_server(tmp_path: Path, peers: list
     assert (status, body["errcode"]) == (502, "M_UNKNOWN")
 
 
-async def test_non_numeric_port_in_origin_is_400(tmp_path: Path, peers: list[Peer]) -> None:
-    a, _ = await start_two(tmp_path, peers)
+async def test_non_numeric_port_in_origin_is_400(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, _ = await start_two(tmp_path, peers, databases)
     key = generate_signing_key("1")
     user = f"@alice:{a.name}"
     path = f"/_matrix/federation/v1/query/profile?user_id={user}&field=displayname"
