@@ -19,9 +19,9 @@ from tests.federation.peers import Peer
 
 
 async def test_invites_not_pushed_uninvites_and_kicks_are(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     fed = a.hs.federation_rooms
     assert fed is not None
     pushed: dict[str, set[str]] = {}
