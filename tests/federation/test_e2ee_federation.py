@@ -225,9 +225,9 @@ async def login_again(peer: Peer, localpart: str) -> tuple[str, str]:
 
 
 async def test_remote_list_goes_stale_when_no_room_is_shared(
-    tmp_path: Path, peers: list[Peer]
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
-    a, b = await start_two(tmp_path, peers)
+    a, b = await start_two(tmp_path, peers, databases)
     a_tok, b_tok = await login(a, "alice"), await login(b, "bob")
     alice, _ = await whoami(a, a_tok)
     bob, b_dev_id = await whoami(b, b_tok)
