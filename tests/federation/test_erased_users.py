@@ -19,8 +19,10 @@ from tests.federation.peers import Peer
 V1 = "/_matrix/federation/v1"
 
 
-async def test_erased_users_events_served_redacted(tmp_path: Path, peers: list[Peer]) -> None:
-    a, b = await start_two(tmp_path, peers)
+async def test_erased_users_events_served_redacted(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
     room_id, alice, bob = await shared_room(a, b)
     carol = f"@carol:{a.name}"
     await a.hs.accounts.create_account(carol, "pw")
