@@ -91,9 +91,9 @@ async def _query(notary: Peer, origin: Origin, key_id: str, minimum: int) -> lis
 
 
 async def test_old_get_form_with_a_key_id(
-    tmp_path: Path, peers: list[Peer], origin: Origin
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None], origin: Origin
 ) -> None:
-    notary = await start_peer(tmp_path / "n")
+    notary = await start_peer(tmp_path / "n", database=databases["n"])
     peers.append(notary)
     key = generate_signing_key("k")
     origin.serve_key(key, int(time.time() * 1000) + DAY_MS)
@@ -115,9 +115,9 @@ async def test_old_get_form_with_a_key_id(
 
 
 async def test_expired_key_served_and_never_overwritten(
-    tmp_path: Path, peers: list[Peer], origin: Origin
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None], origin: Origin
 ) -> None:
-    notary = await start_peer(tmp_path / "n")
+    notary = await start_peer(tmp_path / "n", database=databases["n"])
     peers.append(notary)
     expiry = int(time.time() * 1000) - DAY_MS
     key0 = generate_signing_key("key_0")
