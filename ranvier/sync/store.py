@@ -111,6 +111,27 @@ class SyncStore:
             out.append((int(stream), int(nid), str(membership)))
         return out
 
+    async def join_times(self, room: RoomInfo, user_id: str) -> list[tuple[int, int]]:
+        """``(stream_ordering, origin_server_ts)`` of each join of ``user_id`` to the
+        room, oldest first."""
+        key = await self.storage.nids.lookup_key("m.room.member", user_id)
+        if key is None:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT stream_ordering, json FROM events WHERE room_nid = $1"
+            " AND type_nid = $2 AND state_key_nid = $3"
+            " AND NOT rejected AND NOT soft_failed ORDER BY stream_ordering",
+            room.nid,
+            key[0],
+            key[1],
+        )
+        out: list[tuple[int, int]] = []
+        for stream, text in rows:
+            pdu = orjson.loads(str(text))
+            if pdu.get("content", {}).get("membership") == "join":
+                out.append((int(stream), int(pdu.get("origin_server_ts", 0))))
+        return out
+
     async def snapshot_nid_at(self, room_nid: int, position: int) -> int:
         """The state snapshot after the room's last event at or before ``position``
         (0 -- the empty state -- when there is none)."""

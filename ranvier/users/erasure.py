@@ -32,6 +32,13 @@ class ErasedUsers:
             int(time.time() * 1000),
         )
 
+    async def erased_at(self, user_id: str) -> int | None:
+        """When ``user_id`` asked for erasure (ms since the epoch), or None."""
+        row = await self._db.fetchone(
+            "SELECT erased_ts FROM erased_users WHERE user_id = $1", user_id
+        )
+        return None if row is None else int(row[0])
+
     async def erased_among(self, user_ids: Iterable[str]) -> set[str]:
         """The users of ``user_ids`` who were erased."""
         out: set[str] = set()
