@@ -201,15 +201,13 @@ class RoomSections:
                 return None
         if track_members:
             self._record_members(req, room, [*sent, *tl.events], full)
+        # prev_batch is given even when the create event is shown (sync.yaml lets it be
+        # omitted then, but clients and Sytest count on it being there).
         timeline: JsonDict = {
             "events": await renderer.render(tl.events, bundle=tl.limited or full),
             "limited": tl.limited,
+            "prev_batch": str(req.upto.with_events(tl.start)),
         }
-        if not tl.at_room_start:
-            # "If no earlier events are available, this property may be omitted"
-            # (sync.yaml, Timeline.prev_batch): omitted once the create event is shown,
-            # so /messages is not asked for a page that can only be empty.
-            timeline["prev_batch"] = str(req.upto.with_events(tl.start))
         body: JsonDict = {"timeline": timeline, "account_data": {"events": account_data}}
         section = "state_after" if req.use_state_after else "state"
         body[section] = {"events": await renderer.render(sent, bundle=False)}

@@ -46,16 +46,18 @@ async def test_prev_batch_paginates_back_to_creation(client: Client) -> None:
     assert not set(ids) & {e["event_id"] for e in r["timeline"]["events"]}
 
 
-async def test_no_prev_batch_once_the_create_event_is_shown(client: Client) -> None:
-    """A timeline that starts at the create event has nothing earlier: prev_batch is
-    omitted, and a client paginating without ``from`` gets the latest page."""
+async def test_prev_batch_before_the_create_event_pages_nothing(client: Client) -> None:
+    """A timeline that starts at the create event has nothing earlier: its prev_batch
+    gives an empty page without ``end``, and a client paginating without ``from`` gets
+    the latest page, ending at the create event (no ``end`` either)."""
     _, a_tok = await register(client, "alice")
     room = await create_room(client, a_tok)
     await send(client, a_tok, room, "only")
     r = (await sync(client, a_tok))["rooms"]["join"][room]
     assert not r["timeline"]["limited"]
     assert r["timeline"]["events"][0]["type"] == "m.room.create"
-    assert "prev_batch" not in r["timeline"]
+    empty = await messages(client, a_tok, room, dir="b", **{"from": r["timeline"]["prev_batch"]})
+    assert empty["chunk"] == [] and "end" not in empty
     latest = await messages(client, a_tok, room, dir="b", **{"from": ""})
     assert latest["chunk"][0]["content"]["body"] == "only"
     assert latest["chunk"][-1]["type"] == "m.room.create" and "end" not in latest
