@@ -204,6 +204,21 @@ async def test_keys_and_to_device_between_ranvier_and_synapse(pair: Pair) -> Non
     await eventually(lambda: changed(bob, alice), "bob's sync names alice again")
     await eventually(bob_sees_second, "Synapse knows alice's second device")
 
+    # ... and a new device of bob reaches alice's (Synapse's update, ranvier's copy).
+    token, bob_second_id = await _login(pair.synapse.base, "bob", "pw-12345")
+    bob_second = E2eUser(
+        ClientUser(pair.synapse.base, bob.user.user_id, token),
+        DeviceCrypto(bob.user.user_id, bob_second_id),
+    )
+    await bob_second.upload(1)
+
+    async def alice_sees_bob_second() -> bool:
+        answer = await _query(alice, bob)
+        return bob_second_id in answer["device_keys"].get(bob.user.user_id, {})
+
+    await eventually(lambda: changed(alice, bob), "alice's sync names bob again")
+    await eventually(alice_sees_bob_second, "ranvier knows bob's second device")
+
     # Cross-signing keys uploaded on ranvier are seen through Synapse.
     cross = CrossSigningKeys(alice.user.user_id)
     await alice.user.call("POST", f"{V3}/keys/device_signing/upload", cross.upload_body())
