@@ -55,7 +55,7 @@ class SessionKey:
 
 
 def _int(value: Any, name: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**63:
         raise MatrixError(400, "M_BAD_JSON", f"'{name}' must be a non-negative integer")
     return value
 

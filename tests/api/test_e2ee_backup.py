@@ -120,6 +120,8 @@ async def test_versions_and_keys(client: Client) -> None:
         assert status == 400 and out["errcode"] in ("M_BAD_JSON", "M_NOT_JSON"), out
     status, out = await req("PUT", "/keys/!r:x/s?version=3", {"first_message_index": "x"})
     assert status == 400 and out["errcode"] == "M_BAD_JSON"
+    status, out = await req("PUT", "/keys/!r:x/s?version=3", key(2**64 - 1))
+    assert status == 400 and out["errcode"] == "M_BAD_JSON"
     status, out = await req("PUT", "/keys?version=3", {"rooms": []})
     assert status == 400 and out["errcode"] == "M_BAD_JSON"
     status, out = await req("PUT", "/keys/!r:x/s", key(0))
