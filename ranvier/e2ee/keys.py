@@ -39,6 +39,22 @@ def _bad(message: str) -> MatrixError:
     return MatrixError(400, "M_BAD_JSON", message)
 
 
+def reject_nul(value: Any, what: str = "request") -> None:
+    """400 ``M_BAD_JSON`` when a string anywhere in ``value`` (keys included) holds a NUL
+    character: ids go into text columns, and PostgreSQL cannot store NUL in text."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise _bad(f"NUL characters are not allowed in the {what}")
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
 def check_device_keys(keys: Any, user_id: str, device_id: str) -> JsonDict:
     """The ``device_keys`` of an upload, checked (see the module docstring)."""
     if not isinstance(keys, dict):

@@ -9,6 +9,7 @@ from typing import Any
 from tests.api.conftest import Client
 from tests.api.e2ee_helpers import DeviceCrypto, verify
 from tests.api.sync_helpers import V3, register, sync
+from tests.api.test_directory_fixtures import Hs, hs  # noqa: F401
 
 
 async def upload(client: Client, token: str, body: dict[str, Any], expect: int = 200) -> Any:
@@ -133,3 +134,22 @@ async def test_bad_uploads_and_queries(client: Client) -> None:
     assert status == 400 and out["errcode"] == "M_INVALID_PARAM"
     status, out = await client.request("POST", f"{V3}/keys/query", {"device_keys": {}})
     assert status == 401
+
+
+async def test_nul_characters_refused_on_both_databases(hs: Hs) -> None:  # noqa: F811
+    """Ids go into text columns: PostgreSQL cannot store NUL, so it is a 400, not a 500."""
+    _, tok = await hs.user("alice")
+    for path, body in [
+        ("/keys/upload", {"one_time_keys": {"alg:\u0000x": "k"}}),
+        ("/keys/upload", {"fallback_keys": {"alg\u0000:x": "k"}}),
+        ("/keys/query", {"device_keys": {"@a\u0000:test.local": []}}),
+        ("/keys/claim", {"one_time_keys": {"@a\u0000:test.local": {"D": "a"}}}),
+        ("/keys/signatures/upload", {"@a:test.local": {"k\u0000": {}}}),
+        ("/keys/device_signing/upload", {"master_key": {"user_id": "\u0000"}}),
+        ("/room_keys/version", {"algorithm": "a\u0000", "auth_data": {}}),
+    ]:
+        status, out = await hs.request("POST", V3 + path, body, token=tok)
+        assert status == 400 and out["errcode"] == "M_BAD_JSON", (path, out)
+    await hs.ok("POST", f"{V3}/room_keys/version", {"algorithm": "a", "auth_data": {}}, token=tok)
+    status, out = await hs.request("GET", f"{V3}/room_keys/keys/%00?version=1", token=tok)
+    assert status == 400, out

@@ -20,6 +20,7 @@ from ranvier.api.client.common import CLIENT, V3, RouteDef
 from ranvier.api.client.reauth import Reauth
 from ranvier.api.client.room_keys import RoomKeysApi
 from ranvier.e2ee import E2ee
+from ranvier.e2ee.keys import reject_nul
 from ranvier.http.parse import parse_json_body, query_str
 from ranvier.http.types import Request, Response, json_response
 from ranvier.sync.tokens import parse_sync_token
@@ -40,6 +41,7 @@ class KeysClientApi:
         """``POST /keys/upload``."""
         requester = await require_user(request)
         body = parse_json_body(request)
+        reject_nul(body)
         out = await self.e2ee.keys.upload(requester.user_id, requester.device_id, body)
         return json_response(out)
 
@@ -47,12 +49,14 @@ class KeysClientApi:
         """``POST /keys/query``."""
         requester = await require_user(request)
         body = parse_json_body(request)
+        reject_nul(body)
         return json_response(await self.e2ee.keys.query(requester.user_id, body))
 
     async def claim(self, request: Request) -> Response:
         """``POST /keys/claim``."""
         await require_user(request)
         body = parse_json_body(request)
+        reject_nul(body)
         return json_response(await self.e2ee.keys.claim(body))
 
     async def changes(self, request: Request) -> Response:
@@ -69,6 +73,7 @@ class KeysClientApi:
         """``POST /keys/device_signing/upload``."""
         requester = await require_user(request, allow_guest=False)
         body = parse_json_body(request)
+        reject_nul(body)
         if await self.e2ee.cross_signing.needs_auth(requester.user_id, body):
             await self.reauth.authenticate(request, requester.user_id, body.get("auth"))
         await self.e2ee.cross_signing.upload_keys(requester.user_id, body)
@@ -78,6 +83,7 @@ class KeysClientApi:
         """``POST /keys/signatures/upload``."""
         requester = await require_user(request)
         body = parse_json_body(request)
+        reject_nul(body)
         out = await self.e2ee.cross_signing.upload_signatures(requester.user_id, body)
         return json_response(out)
 

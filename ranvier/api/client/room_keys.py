@@ -9,6 +9,7 @@ from __future__ import annotations
 from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef
 from ranvier.e2ee.backup import KeyBackups, SessionKey, parse_session
+from ranvier.e2ee.keys import reject_nul
 from ranvier.http.parse import parse_json_body, query_str
 from ranvier.http.types import MatrixError, Request, Response, json_response
 
@@ -28,7 +29,9 @@ class RoomKeysApi:
     async def create_version(self, request: Request) -> Response:
         """``POST /room_keys/version``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         body = parse_json_body(request)
+        reject_nul(body)
         algorithm, auth_data = body.get("algorithm"), body.get("auth_data")
         # auth_data is an object for the spec's algorithm; other algorithms (and Sytest)
         # use other JSON values, kept as given.
@@ -40,27 +43,34 @@ class RoomKeysApi:
     async def get_version(self, request: Request) -> Response:
         """``GET /room_keys/version[/{version}]``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         version = request.path_params.get("version")
         return json_response(await self.backups.get_version(requester.user_id, version))
 
     async def put_version(self, request: Request) -> Response:
         """``PUT /room_keys/version/{version}``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         body = parse_json_body(request)
+        reject_nul(body)
         await self.backups.update_version(requester.user_id, request.path_params["version"], body)
         return json_response({})
 
     async def delete_version(self, request: Request) -> Response:
         """``DELETE /room_keys/version/{version}``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         await self.backups.delete_version(requester.user_id, request.path_params["version"])
         return json_response({})
 
     async def put_keys(self, request: Request) -> Response:
         """``PUT /room_keys/keys[/{roomId}[/{sessionId}]]?version=``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         version = query_str(request, "version")
+        reject_nul(version, "version")
         body = parse_json_body(request)
+        reject_nul(body)
         room_id = request.path_params.get("roomId")
         session_id = request.path_params.get("sessionId")
         keys: list[tuple[str, str, SessionKey]] = []
@@ -83,7 +93,9 @@ class RoomKeysApi:
     async def get_keys(self, request: Request) -> Response:
         """``GET /room_keys/keys[/{roomId}[/{sessionId}]]?version=``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         version = query_str(request, "version")
+        reject_nul(version, "version")
         room_id = request.path_params.get("roomId")
         session_id = request.path_params.get("sessionId")
         found = await self.backups.get_keys(requester.user_id, version, room_id, session_id)
@@ -107,7 +119,9 @@ class RoomKeysApi:
     async def delete_keys(self, request: Request) -> Response:
         """``DELETE /room_keys/keys[/{roomId}[/{sessionId}]]?version=``."""
         requester = await require_user(request)
+        reject_nul(dict(request.path_params), "path")
         version = query_str(request, "version")
+        reject_nul(version, "version")
         out = await self.backups.delete_keys(
             requester.user_id,
             version,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
-from ranvier.e2ee.keys import E2eKeys
+from ranvier.e2ee.keys import E2eKeys, reject_nul
 from ranvier.federation.inbound_auth import ServerAuthenticator
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import MatrixError, Request, Response, json_response
@@ -28,6 +28,7 @@ class FederationUserKeysApi:
         """``POST /user/keys/query``."""
         await self.auth.require_server(request)
         body = parse_json_body(request)
+        reject_nul(body)
         wanted = body.get("device_keys")
         if not isinstance(wanted, dict):
             raise MatrixError(400, "M_BAD_JSON", "'device_keys' must be an object")
@@ -43,6 +44,7 @@ class FederationUserKeysApi:
         """``POST /user/keys/claim``."""
         await self.auth.require_server(request)
         body = parse_json_body(request)
+        reject_nul(body)
         wanted = E2eKeys.parse_claim(body.get("one_time_keys"))
         local = {u: d for u, d in wanted.items() if self.keys.is_local(u)}
         return json_response({"one_time_keys": await self.keys.claim_local(local)})
