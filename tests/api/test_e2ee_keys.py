@@ -153,3 +153,10 @@ async def test_nul_characters_refused_on_both_databases(hs: Hs) -> None:  # noqa
     await hs.ok("POST", f"{V3}/room_keys/version", {"algorithm": "a", "auth_data": {}}, token=tok)
     status, out = await hs.request("GET", f"{V3}/room_keys/keys/%00?version=1", token=tok)
     assert status == 400, out
+    status, out = await hs.request(
+        "PUT",
+        f"{V3}/sendToDevice/m.x/t1",
+        {"messages": {"@a\u0000:test.local": {"D": {}}}},
+        token=tok,
+    )
+    assert status == 400 and out["errcode"] == "M_BAD_JSON", out

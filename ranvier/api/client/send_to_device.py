@@ -16,6 +16,7 @@ from typing import Any
 from ranvier.api.auth import require_user
 from ranvier.api.client.common import V3, RouteDef
 from ranvier.e2ee.federation_out import ToDeviceSender
+from ranvier.e2ee.keys import reject_nul
 from ranvier.http.parse import parse_json_body
 from ranvier.http.types import MatrixError, Request, Response, json_response
 from ranvier.sync.to_device import ToDeviceStore
@@ -38,6 +39,8 @@ class SendToDeviceApi:
         """``PUT /sendToDevice/{eventType}/{txnId}``."""
         requester = await require_user(request)
         body = parse_json_body(request)
+        reject_nul(body)
+        reject_nul(dict(request.path_params), "path")
         messages = body.get("messages")
         if not isinstance(messages, dict):
             raise MatrixError(400, "M_BAD_JSON", "'messages' must be an object")
