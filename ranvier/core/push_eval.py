@@ -316,6 +316,9 @@ class CompiledRules:
 
     rules: tuple[CompiledRule, ...]
     uses_display_name: bool = False
+    server_defaults: bool = False
+    """Set by the caller when these are the server defaults, unchanged: such users
+    can share one evaluation per event (:func:`named_users`)."""
 
     def evaluate(self, event: JsonDict, facts: RoomFacts) -> list[Any] | None:
         """The effective actions of the first matching rule, or None."""
@@ -388,3 +391,37 @@ def compile_rules(ruleset: Mapping[str, Any]) -> CompiledRules:
                 )
             )
     return CompiledRules(tuple(compiled), uses_display_name)
+
+
+def named_users(event: JsonDict) -> frozenset[str]:
+    """The users the server-default rules could treat differently from a user the
+    event does not name (legacy mention rules aside): the ``state_key``
+    (``.m.rule.invite_for_me``) and ``content.m.mentions.user_ids``
+    (``.m.rule.is_user_mention``). Computed once per event."""
+    out: set[str] = set()
+    state_key = event.get("state_key")
+    if isinstance(state_key, str):
+        out.add(state_key)
+    content = event.get("content")
+    mentions = content.get("m.mentions") if isinstance(content, dict) else None
+    ids = mentions.get("user_ids") if isinstance(mentions, dict) else None
+    if isinstance(ids, list):
+        out.update(i for i in ids if isinstance(i, str))
+    return frozenset(out)
+
+
+def has_body(event: JsonDict) -> bool:
+    """Whether the legacy mention rules could match: a string ``content.body`` and no
+    ``content.m.mentions``."""
+    content = event.get("content")
+    return (
+        isinstance(content, dict)
+        and isinstance(content.get("body"), str)
+        and "m.mentions" not in content
+    )
+
+
+GENERIC_USER = "@\x00:\x00"
+"""A user id no event can name (NUL is not allowed in user ids): the server-default
+rules evaluated for it give the actions of every default-rules user not in
+:func:`named_users` (when the legacy mention rules cannot match: :func:`has_body`)."""

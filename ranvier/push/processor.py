@@ -9,6 +9,8 @@ processor's own queue, which one worker task drains in order, so the processor
 always knows which events it has not processed yet: :meth:`PushProcessor.caught_up`
 lets ``/sync`` wait (briefly) until the events of its range are counted, as the spec
 requires the new count to "appear in the same /sync response as the event itself".
+The worker takes every queued event (up to :data:`MAX_BATCH`) at once and records
+them in one transaction, so under load the per-transaction cost is shared.
 
 For each event the worker takes the room's facts from a per-room cache (dropped on
 every state event of the room, reloaded from the current state): joined members and
@@ -16,7 +18,8 @@ their count, which of them are local, the power levels, the creators, name and
 canonical alias (for an invite over federation to a room the server is not in, the
 name comes from the stripped state sent with it). The recipients are the local joined
 members other than the sender, plus a local user the event invites. Each recipient's compiled rules
-(:class:`~ranvier.push.rules.PushRules`) are evaluated against the PDU; those whose
+(:class:`~ranvier.push.rules.PushRules`) are evaluated against the PDU -- once per
+event for all the users with the server defaults whom the event does not name --; those whose
 actions ``notify`` are recorded with their counts in one transaction
 (:class:`~ranvier.push.counts.NotificationStore`), together with "the sender has read
 the room up to here" when the sender is local. Recipients with pushers are then handed
@@ -38,10 +41,12 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+import orjson
+
 from ranvier.core.auth.power_levels import CREATE_KEY, POWER_LEVELS_KEY, get_user_power_level
 from ranvier.core.events import Event, JsonDict, StateKey
-from ranvier.core.push_eval import RoomFacts, highlights, notifies
-from ranvier.push.counts import NotificationStore, Notified
+from ranvier.core.push_eval import RoomFacts, has_body, highlights, named_users, notifies
+from ranvier.push.counts import NotificationStore, Notified, Recorded
 from ranvier.push.gateway import PushGateway, PushItem
 from ranvier.push.pushers import PusherStore
 from ranvier.push.rules import PushRules
@@ -54,6 +59,8 @@ logger = logging.getLogger(__name__)
 NAME_KEY: StateKey = ("m.room.name", "")
 ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
 _FACT_KEYS = (CREATE_KEY, POWER_LEVELS_KEY, NAME_KEY, ALIAS_KEY)
+MAX_BATCH = 100
+"""Queued events recorded in one transaction at most."""
 
 
 @dataclass(slots=True)
@@ -121,7 +128,7 @@ class PushProcessor:
         self._rooms: OrderedDict[str, RoomPushState] = OrderedDict()
         self.stripped = StrippedStateStore(storage.db)
         self._queue: deque[RoomEventPersisted] = deque()
-        self._current: RoomEventPersisted | None = None
+        self._current: list[RoomEventPersisted] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
@@ -142,21 +149,20 @@ class PushProcessor:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            msg = self._queue.popleft()
-            self._current = msg
+            batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH))]
+            self._current = batch
             try:
-                await self.process(msg)
+                await self.process_batch(batch)
             except Exception:
-                logger.exception("push: processing %s failed", msg.event_id)
+                logger.exception("push: processing %s failed", [m.event_id for m in batch])
             finally:
-                self._current = None
-                self.processed += 1
+                self._current = []
+                self.processed += len(batch)
                 self._progress.set()
                 self._progress = asyncio.Event()
 
     def _pending_upto(self, stream_ordering: int) -> bool:
-        current = self._current
-        if current is not None and current.stream_ordering <= stream_ordering:
+        if any(m.stream_ordering <= stream_ordering for m in self._current):
             return True
         return any(m.stream_ordering <= stream_ordering for m in self._queue)
 
@@ -227,11 +233,38 @@ class PushProcessor:
 
     async def process(self, msg: RoomEventPersisted) -> None:
         """Evaluate, count and push one event (module docstring)."""
+        await self.process_batch([msg])
+
+    async def process_batch(self, batch: list[RoomEventPersisted]) -> None:
+        """Evaluate events in order, record all their counts in one transaction, then
+        push (the worker takes up to :data:`MAX_BATCH` queued events at a time)."""
+        done: list[tuple[RoomPushState, RoomEventPersisted, Recorded]] = []
+        for msg in batch:
+            try:
+                evaluated = await self.evaluate(msg)
+            except Exception:
+                logger.exception("push: evaluating %s failed", msg.event_id)
+                continue
+            if evaluated is not None:
+                done.append((evaluated[0], msg, evaluated[1]))
+        if not done:
+            return
+        await self.notifications.record_many([r for _, _, r in done])
+        with_pushers = await self.pushers.users_with_pushers()
+        if not with_pushers:
+            return
+        for room, msg, recorded in done:
+            for n in recorded.notified:
+                if n.user_id in with_pushers:
+                    await self._push(room, msg, n)
+
+    async def evaluate(self, msg: RoomEventPersisted) -> tuple[RoomPushState, Recorded] | None:
+        """The notifications of one event (None when there is nothing to record)."""
         if msg.state_key is not None:
             self._rooms.pop(msg.room_id, None)
         room = await self.room_state(msg.room_id)
         if room is None:
-            return
+            return None
         recipients = [u for u in room.local_joined if u != msg.sender]
         target = msg.state_key
         if (
@@ -244,7 +277,7 @@ class PushProcessor:
             recipients.append(target)
         reader = msg.sender if self.is_local(msg.sender) else None
         if not recipients and reader is None:
-            return
+            return None
         power = room.power_of(msg.sender)
         base = RoomFacts(
             member_count=room.joined_count,
@@ -252,8 +285,23 @@ class PushProcessor:
             notification_levels=room.notification_levels,
         )
         notified: list[Notified] = []
+        generic: Notified | bool | None = False  # False: not evaluated yet
+        concerned = named_users(msg.pdu)
+        legacy = self.rules.legacy_mentions and has_body(msg.pdu)
         for user_id in recipients:
-            compiled = await self.rules.compiled(user_id)
+            compiled = self.rules.cached(user_id) or await self.rules.compiled(user_id)
+            if compiled.server_defaults and not legacy and user_id not in concerned:
+                if generic is False:
+                    found = self.rules.generic().evaluate(msg.pdu, base)
+                    generic = None
+                    if found and notifies(found):
+                        encoded = orjson.dumps(found).decode()
+                        generic = Notified("", found, highlights(found), encoded)
+                if isinstance(generic, Notified):
+                    notified.append(
+                        Notified(user_id, generic.actions, generic.highlight, generic.actions_json)
+                    )
+                continue
             facts = base
             if compiled.uses_display_name:
                 facts = replace(base, display_name=await self.display_name(room, user_id))
@@ -261,12 +309,7 @@ class PushProcessor:
             if actions is not None and notifies(actions):
                 notified.append(Notified(user_id, actions, highlights(actions)))
         ts = int(time.time() * 1000)
-        await self.notifications.record(
-            msg.room_id, msg.event_id, msg.stream_ordering, ts, notified, reader
-        )
-        for n in notified:
-            if await self.pushers.has_pushers(n.user_id):
-                await self._push(room, msg, n)
+        return room, Recorded(msg.room_id, msg.event_id, msg.stream_ordering, ts, notified, reader)
 
     async def _push(self, room: RoomPushState, msg: RoomEventPersisted, n: Notified) -> None:
         pushers = [p for p in await self.pushers.for_user(n.user_id) if p.kind == "http"]

@@ -207,6 +207,10 @@ class PusherStore:
         """Whether the user has any pusher."""
         return bool((await self._all()).get(user_id))
 
+    async def users_with_pushers(self) -> dict[str, list[Pusher]]:
+        """``{user_id: pushers}`` of every user with a pusher (do not modify)."""
+        return await self._all()
+
     def _forget(self) -> None:
         self._by_user = None
 

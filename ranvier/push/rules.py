@@ -15,18 +15,19 @@ clients in the ``account_data`` section of their next /sync"). Users who never c
 a rule have no such row; the sync hook adds the defaults to their initial syncs.
 
 Compiled rules are cached per user (an LRU bounded by ``cache_size``) and dropped on
-every change made through this service, so evaluating an event for N members costs N
-dictionary lookups once warm.
+every change made through this service. Users who changed nothing share one
+evaluation per event (:meth:`PushRules.generic`) unless the event names them.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import replace
 
 import orjson
 
-from ranvier.core.push_eval import CompiledRules, compile_rules
+from ranvier.core.push_eval import GENERIC_USER, CompiledRules, compile_rules
 from ranvier.core.push_rules import JsonDict, UserRules, render
 from ranvier.db.api import Connection, Database
 from ranvier.users.account_data import AccountDataStore
@@ -52,6 +53,7 @@ class PushRules:
         self.account_data = account_data
         self.cache_size = cache_size
         self._compiled: OrderedDict[str, CompiledRules] = OrderedDict()
+        self._generic: CompiledRules | None = None
 
     async def load(self, user_id: str) -> UserRules:
         """The user's rules (the defaults only when they changed nothing)."""
@@ -95,17 +97,32 @@ class PushRules:
                 "INSERT INTO push_rules (user_id, rules) VALUES ($1, $2)", user_id, doc
             )
 
+    def cached(self, user_id: str) -> CompiledRules | None:
+        """The user's compiled rules if cached (no LRU bookkeeping: the hot path)."""
+        return self._compiled.get(user_id)
+
     async def compiled(self, user_id: str) -> CompiledRules:
         """The user's enabled rules, compiled (cached)."""
         found = self._compiled.get(user_id)
         if found is not None:
             self._compiled.move_to_end(user_id)
             return found
-        compiled = compile_rules(await self.ruleset(user_id))
+        row = await self.db.fetchone("SELECT rules FROM push_rules WHERE user_id = $1", user_id)
+        rules = UserRules() if row is None else UserRules.from_json(orjson.loads(row[0]))
+        compiled = compile_rules(render(rules, user_id, self.legacy_mentions))
+        if not rules.user and not any(rules.defaults.values()):
+            compiled = replace(compiled, server_defaults=True)
         self._compiled[user_id] = compiled
         if len(self._compiled) > self.cache_size:
             self._compiled.popitem(last=False)
         return compiled
+
+    def generic(self) -> CompiledRules:
+        """The server defaults compiled for a user no event names (see
+        :func:`ranvier.core.push_eval.named_users`)."""
+        if self._generic is None:
+            self._generic = compile_rules(render(UserRules(), GENERIC_USER, self.legacy_mentions))
+        return self._generic
 
     async def copy_room_rules(self, user_id: str, old_room_id: str, new_room_id: str) -> bool:
         """Give ``new_room_id`` copies of the user's rules naming ``old_room_id`` (a room

@@ -17,7 +17,7 @@ from ranvier.api.client.common import RouteDef
 from ranvier.api.client.notifications import NotificationsApi
 from ranvier.api.client.push_rules import PushRulesApi
 from ranvier.api.client.pushers import PushersApi
-from ranvier.bus import Bus
+from ranvier.bus import Bus, Subscription
 from ranvier.db.api import Database
 from ranvier.ephemeral.receipts import ReceiptService
 from ranvier.push.counts import NotificationStore
@@ -59,6 +59,8 @@ class Push:
             storage, self.rules, self.notifications, self.pushers, self.gateway, is_local
         )
         self.sync_hook = PushSyncHook(self.processor, self.notifications, self.rules)
+        self.subscription: Subscription | None = None
+        """The processor's subscription to room events (benchmarks cancel it)."""
 
     def connect(
         self,
@@ -68,7 +70,7 @@ class Push:
         upgrades: UpgradeFollower,
     ) -> None:
         """Subscribe to the components push reacts to (module docstring)."""
-        bus.subscribe(ROOM_EVENTS, self.processor.on_room_event)
+        self.subscription = bus.subscribe(ROOM_EVENTS, self.processor.on_room_event)
         accounts.device_listeners.append(self.pushers.on_device_change)
         receipts.read_hooks.append(self._on_receipt)
         upgrades.user_hooks.append(self.rules.copy_room_rules)
@@ -93,4 +95,5 @@ class Push:
     async def stop(self) -> None:
         """Finish queued events, then stop sending."""
         await self.processor.stop()
+        await self.notifications.close()
         await self.gateway.close()

@@ -39,7 +39,6 @@ CREATE TABLE push_notifications (
     ts BIGINT NOT NULL,
     PRIMARY KEY (user_id, stream_ordering)
 );
-CREATE INDEX push_notifications_by_room ON push_notifications (user_id, room_id, stream_ordering);
 
 -- Unread counts per user and room, and how far the user has read (the stream
 -- ordering of their furthest m.read / m.read.private receipt, or of their own latest
