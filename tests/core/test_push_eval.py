@@ -398,3 +398,35 @@ def test_legacy_mention_rules_when_enabled() -> None:
     plain = compile_rules(render(UserRules(), ME))
     rule = plain.matching_rule(_message(f"hi {ME}"), GROUP)
     assert rule is not None and rule.rule_id == ".m.rule.message"
+
+
+def test_the_shared_evaluation_equals_each_users_own() -> None:
+    """What the processor relies on: for users with the server defaults, the
+    evaluation for GENERIC_USER is theirs unless named_users names them."""
+    from ranvier.core.push_eval import GENERIC_USER, has_body, named_users
+
+    users = [ME, BOB, "@carol:example.org"]
+    events = [
+        _message(),
+        _message(extra={"m.mentions": {"user_ids": [BOB]}}),
+        _message(extra={"m.mentions": {"room": True}}),
+        {
+            "type": "m.room.member",
+            "state_key": BOB,
+            "sender": ME,
+            "room_id": ROOM,
+            "content": {"membership": "invite"},
+        },
+        {"type": "m.room.encrypted", "sender": BOB, "room_id": ROOM, "content": {}},
+        {"type": "m.room.tombstone", "state_key": "", "sender": BOB, "room_id": ROOM},
+    ]
+    for legacy in (False, True):
+        generic = compile_rules(render(UserRules(), GENERIC_USER, legacy))
+        for event in events:
+            for facts in (GROUP, ONE_TO_ONE):
+                shared = generic.evaluate(event, facts)
+                for user in users:
+                    own = compile_rules(render(UserRules(), user, legacy)).evaluate(event, facts)
+                    if user in named_users(event) or (legacy and has_body(event)):
+                        continue
+                    assert own == shared, (legacy, event, user)
