@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from aiohttp import web
 
-from tests.api.conftest import Client
+from ranvier.http.tls import make_self_signed
+from tests.api.conftest import Client, ClientFactory
 from tests.api.sync_helpers import V3, create_room, join, register, send, sync
 
 
@@ -373,3 +376,37 @@ async def test_upgrade_copies_room_push_rules(client: Client) -> None:
             break
         await asyncio.sleep(0.05)
     assert [r["rule_id"] for r in rules] == [new_room, room]
+
+
+async def test_gateway_certificates_are_checked_unless_disabled(
+    start_server: ClientFactory, tmp_path: Path
+) -> None:
+    """``client_api.push_disable_tls_validation`` lets a self-signed gateway through."""
+    make_self_signed(tmp_path / "c.pem", tmp_path / "k.pem", ("127.0.0.1",))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "c.pem", tmp_path / "k.pem")
+    gw = Gateway()
+    app = web.Application()
+    app.router.add_post("/_matrix/push/v1/notify", gw.notify)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=context)
+    await site.start()
+    url = f"https://127.0.0.1:{runner.addresses[0][1]}/_matrix/push/v1/notify"
+    try:
+        for insecure in (False, True):
+            c = await start_server(push_disable_tls_validation=insecure)
+            c.server.push.gateway.max_attempts = 1
+            _, a_tok = await register(c, "alice")
+            _, b_tok = await register(c, "bob")
+            room = await create_room(c, a_tok, preset="public_chat")
+            await join(c, b_tok, room)
+            body = pusher_body(url, f"tls{insecure}")
+            assert (await c.request("POST", f"{V3}/pushers/set", body, token=a_tok))[0] == 200
+            event_id = await send(c, b_tok, room, "over tls")
+            await c.server.push.processor.caught_up(2**62)
+            await c.server.push.gateway.idle()
+            got = [b for b in gw.received if b["notification"].get("event_id") == event_id]
+            assert len(got) == (1 if insecure else 0)
+    finally:
+        await runner.cleanup()
