@@ -74,7 +74,7 @@ def connect_federation(
     tracker = RemoteListTracker(e2ee.stream, edus.device_lists.store, rooms.remote.server_name)
     rooms.bus.subscribe(ROOM_EVENTS, tracker.on_room_event)
     if e2ee.keys.remote is not None:
-        e2ee.keys.remote.resync = edus.device_lists.resync
+        e2ee.keys.remote.resync = edus.device_lists.resync_shared
     members = RoomMembers(rooms.remote.events, rooms.remote.server_name)
     return DeviceListSender(
         e2ee.stream, e2ee.keys, rooms.sender, members.remote_servers, rooms.remote.server_name

@@ -120,6 +120,16 @@ class DeviceListEdus:
         self._resyncing[user_id] = task
         task.add_done_callback(lambda _: self._resyncing.pop(user_id, None))
 
+    async def resync_shared(self, origin: str, user_id: str) -> bool:
+        """:meth:`resync`, joining the one already running for ``user_id`` if any (a key
+        query arriving while an update's resynchronisation is in flight waits for it
+        instead of asking again)."""
+        running = self._resyncing.get(user_id)
+        if running is None or running.done():
+            self._resync_later(origin, user_id)
+            running = self._resyncing[user_id]
+        return await asyncio.shield(running)
+
     async def resync(self, origin: str, user_id: str) -> bool:
         """Fetch ``user_id``'s whole device list from ``origin`` and store it."""
         try:
