@@ -29,14 +29,16 @@ import contextlib
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from ranvier.core.events import JsonDict
 from ranvier.core.push_eval import tweaks
 from ranvier.push.pushers import Pusher, PusherStore
+
+if TYPE_CHECKING:  # aiohttp is imported on first push: an idle server does not load it
+    import aiohttp
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +117,8 @@ class PushGateway:
             self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key))
 
     def _client(self) -> aiohttp.ClientSession:
+        import aiohttp
+
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout_s),
@@ -159,6 +163,8 @@ class PushGateway:
         return False
 
     async def _post(self, url: str, body: JsonDict) -> tuple[int | None, Any]:
+        import aiohttp
+
         try:
             async with self._client().post(url, json=body) as resp:
                 raw = await resp.read()
