@@ -7,6 +7,7 @@ in ``failures``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -270,3 +271,18 @@ async def test_remote_list_goes_stale_when_no_room_is_shared(
 
 async def _stale(store: Any, user_id: str) -> bool:
     return await store.stream_state(user_id) is None
+
+
+async def test_concurrent_resyncs_share_one_request(
+    tmp_path: Path, peers: list[Peer], databases: Mapping[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
+    bob = f"@bob:{b.name}"
+    await b.hs.accounts.create_account(bob, "pw")
+    edus = a.hs.federation_edus
+    assert edus is not None
+    lists = edus.device_lists
+    before = lists.resyncs
+    results = await asyncio.gather(*(lists.resync_shared(b.name, bob) for _ in range(3)))
+    assert results == [True, True, True] and lists.resyncs == before + 1
+    assert await lists.resync_shared(b.name, bob) and lists.resyncs == before + 2
