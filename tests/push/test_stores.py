@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ranvier.core.push_rules import PushRuleError
 from ranvier.db import Database
-from ranvier.push.counts import NotificationStore, Notified
+from ranvier.push.counts import NotificationStore, Notified, Recorded
 from ranvier.push.pushers import PusherStore, parse_pusher
 from ranvier.push.rules import PUSH_RULES_TYPE, PushRules
 from ranvier.users.account_data import AccountDataStore
@@ -110,3 +110,39 @@ async def test_notifications_and_counts(database: Database) -> None:
     assert (await store.counts(ME))[room] == (0, 0)
     await store.delete_user(ME)
     assert await store.counts(ME) == {}
+
+
+async def test_pending_changes_count_before_and_after_the_flush(database: Database) -> None:
+    store = NotificationStore(database, flush_delay_s=3600)
+    bob = "@bob:example.org"
+    room, other = "!r:x", "!o:x"
+    n = Notified(ME, ["notify"], False)
+    h = Notified(ME, ["notify", {"set_tweak": "highlight"}], True)
+    b = Notified(bob, ["notify"], False)
+    await store.record_many(
+        [
+            Recorded(room, "$1", 1, 0, [n, b]),
+            Recorded(room, "$2", 2, 0, [h]),
+            Recorded(other, "$3", 3, 0, [n]),
+            Recorded(room, "$4", 4, 0, [n], reader=bob),
+            Recorded(other, "$5", 5, 0, [b], reader=ME),
+        ]
+    )
+    expected_me = {room: (3, 1), other: (0, 0)}
+    expected_bob = {room: (0, 0), other: (1, 0)}
+    assert await store.counts(ME) == expected_me  # pending only
+    assert await store.counts(bob) == expected_bob
+    rows = await database.fetchall("SELECT COUNT(*) FROM push_notifications")
+    assert int(rows[0][0]) == 0
+    await store.flush()
+    assert await store.counts(ME) == expected_me  # written
+    assert await store.counts(bob) == expected_bob
+    rows = await database.fetchall("SELECT COUNT(*) FROM push_notifications")
+    assert int(rows[0][0]) == 6
+    # Half written, half pending.
+    await store.record(room, "$6", 6, 0, [h])
+    assert await store.counts(ME) == {room: (4, 2), other: (0, 0)}
+    assert await store.unread_total(ME) == 4
+    assert await store.mark_read(ME, room, 4)
+    assert await store.counts(ME) == {room: (1, 1), other: (0, 0)}
+    await store.close()
