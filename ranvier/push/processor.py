@@ -12,9 +12,11 @@ requires the new count to "appear in the same /sync response as the event itself
 The worker takes every queued event (up to :data:`MAX_BATCH`) at once and records
 them in one transaction, so under load the per-transaction cost is shared.
 
-For each event the worker takes the room's facts from a per-room cache (dropped on
-every state event of the room, reloaded from the current state): joined members and
-their count, which of them are local, the power levels, the creators, name and
+For each event the worker takes the room's facts from a per-room cache (loaded from
+the current state, then kept up to date by the room's membership events, so a join
+to a big room does not reload its members; power levels, name and alias are re-read
+when they change): joined members and their count, which of them are local, the
+power levels, the creators, name and
 canonical alias (for an invite over federation to a room the server is not in, the
 name comes from the stripped state sent with it). The recipients are the local joined
 members other than the sender, plus a local user the event invites. Each recipient's compiled rules
@@ -61,18 +63,27 @@ ALIAS_KEY: StateKey = ("m.room.canonical_alias", "")
 _FACT_KEYS = (CREATE_KEY, POWER_LEVELS_KEY, NAME_KEY, ALIAS_KEY)
 MAX_BATCH = 100
 """Queued events recorded in one transaction at most."""
+ROOM_TTL_S = 300.0
+"""A cached room is reloaded from the database after this long (membership changes
+are applied to it event by event meanwhile)."""
 
 
 @dataclass(slots=True)
 class RoomPushState:
     """What evaluating an event of one room needs, as of the room's current state."""
 
+    nid: int
     joined_count: int
-    local_joined: list[str]
-    member_nids: dict[str, int]
+    local_joined: set[str]
+    member_nids: dict[str, int | None]
+    """Joined members and their member event's NID (None: joined since loading)."""
     state: dict[StateKey, Event]
     notification_levels: dict[str, int]
+    loaded_at: int
+    """The events stream position read before loading: events up to it are in."""
+    loaded_time: float
     names: dict[str, str | None] = field(default_factory=dict)
+    state_stale: bool = False
 
     def power_of(self, user_id: str) -> float:
         """``user_id``'s power level (``inf`` for a v12 creator)."""
@@ -133,6 +144,8 @@ class PushProcessor:
         self._progress = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self.processed = 0
+        self.room_loads = 0
+        """How many times a room's members were loaded (tests, diagnostics)."""
 
     # ---- the queue ----------------------------------------------------------------
 
@@ -199,21 +212,65 @@ class PushProcessor:
         info = await self.storage.events.get_room(room_id)
         if info is None:
             return None
+        loaded_at = await self.storage.events.stream_position()
         members = await self.storage.events.members(info.nid)
-        joined = {user: nid for user, membership, nid in members if membership == "join"}
+        joined: dict[str, int | None] = {
+            user: nid for user, membership, nid in members if membership == "join"
+        }
         snapshot = await self.storage.current_state(info.nid)
         state = await self.storage.state_events(snapshot, _FACT_KEYS)
         room = RoomPushState(
+            nid=info.nid,
             joined_count=len(joined),
-            local_joined=[u for u in joined if self.is_local(u)],
+            local_joined={u for u in joined if self.is_local(u)},
             member_nids=joined,
             state=state,
             notification_levels=_notification_levels(state),
+            loaded_at=loaded_at,
+            loaded_time=time.monotonic(),
         )
+        self.room_loads += 1
         self._rooms[room_id] = room
         if len(self._rooms) > self.room_cache_size:
             self._rooms.popitem(last=False)
         return room
+
+    def _apply_state_event(self, msg: RoomEventPersisted) -> None:
+        """Bring a cached room up to date with a state event: a membership change is
+        applied to the member sets (no reload: a big room's member list is O(members));
+        a change of the power levels, name, alias or create event marks those for
+        re-reading; a room loaded more than :data:`ROOM_TTL_S` ago is dropped."""
+        room = self._rooms.get(msg.room_id)
+        if room is None or msg.stream_ordering <= room.loaded_at:
+            return
+        if time.monotonic() - room.loaded_time > ROOM_TTL_S:
+            del self._rooms[msg.room_id]
+            return
+        user = msg.state_key
+        if msg.event_type == "m.room.member" and user is not None:
+            if msg.membership == "join":
+                if user not in room.member_nids:
+                    room.joined_count += 1
+                    if self.is_local(user):
+                        room.local_joined.add(user)
+                room.member_nids[user] = None
+                content = msg.pdu.get("content")
+                name = content.get("displayname") if isinstance(content, dict) else None
+                room.names[user] = name if isinstance(name, str) else None
+            elif user in room.member_nids:
+                del room.member_nids[user]
+                room.joined_count -= 1
+                room.local_joined.discard(user)
+                room.names.pop(user, None)
+        elif (msg.event_type, user) in _FACT_KEYS:
+            room.state_stale = True
+
+    async def _fresh_state(self, room: RoomPushState) -> None:
+        if room.state_stale:
+            snapshot = await self.storage.current_state(room.nid)
+            room.state = await self.storage.state_events(snapshot, _FACT_KEYS)
+            room.notification_levels = _notification_levels(room.state)
+            room.state_stale = False
 
     async def display_name(self, room: RoomPushState, user_id: str) -> str | None:
         """``user_id``'s display name in the room (from their member event)."""
@@ -261,10 +318,11 @@ class PushProcessor:
     async def evaluate(self, msg: RoomEventPersisted) -> tuple[RoomPushState, Recorded] | None:
         """The notifications of one event (None when there is nothing to record)."""
         if msg.state_key is not None:
-            self._rooms.pop(msg.room_id, None)
+            self._apply_state_event(msg)
         room = await self.room_state(msg.room_id)
         if room is None:
             return None
+        await self._fresh_state(room)
         recipients = [u for u in room.local_joined if u != msg.sender]
         target = msg.state_key
         if (

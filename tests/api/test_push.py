@@ -410,3 +410,40 @@ async def test_gateway_certificates_are_checked_unless_disabled(
             assert len(got) == (1 if insecure else 0)
     finally:
         await runner.cleanup()
+
+
+async def test_membership_changes_update_the_cached_room(client: Client) -> None:
+    _, a_tok = await register(client, "alice")
+    bob, b_tok = await register(client, "bob")
+    carol, c_tok = await register(client, "carol")
+    room = await create_room(client, a_tok, preset="public_chat")
+    processor = client.server.push.processor
+    await send(client, a_tok, room, "first")  # loads the room
+    await processor.caught_up(2**62)
+    loads = processor.room_loads
+    await join(client, b_tok, room)
+    await join(client, c_tok, room)
+    await send(client, a_tok, room, "to both")
+    await processor.caught_up(2**62)
+    counts = client.server.push.notifications
+    assert (await counts.counts(bob))[room] == (1, 0)
+    assert (await counts.counts(carol))[room] == (1, 0)
+    status, _ = await client.request("POST", f"{V3}/rooms/{quote(room)}/leave", {}, token=c_tok)
+    assert status == 200
+    await send(client, a_tok, room, "to bob")
+    await processor.caught_up(2**62)
+    assert (await counts.counts(bob))[room] == (2, 0)
+    # Her own leave event read the room; nothing after it notified her.
+    assert (await counts.counts(carol))[room] == (0, 0)
+    # Three members (then two): the one-to-one rule applies only once carol left.
+    room_state = await processor.room_state(room)
+    assert room_state is not None and room_state.joined_count == 2
+    assert processor.room_loads == loads  # no reload for the joins and the leave
+    status, _ = await client.request(
+        "PUT", f"{V3}/rooms/{quote(room)}/state/m.room.name", {"name": "Renamed"}, token=a_tok
+    )
+    assert status == 200
+    await send(client, a_tok, room, "renamed")
+    await processor.caught_up(2**62)
+    room_state = await processor.room_state(room)
+    assert room_state is not None and room_state.room_name() == "Renamed"
