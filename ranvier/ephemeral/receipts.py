@@ -42,8 +42,9 @@ RECEIPT_TYPES = frozenset({READ, READ_PRIVATE})
 """Receipt types stored as receipts (``m.fully_read`` is a read marker)."""
 MAIN_THREAD = "main"
 
-ReadHook = Callable[[str, str, str, int], Awaitable[None]]
-"""``await hook(room_id, user_id, receipt_type, event_stream_ordering)``."""
+ReadHook = Callable[[str, str, str, int, str | None], Awaitable[None]]
+"""``await hook(room_id, user_id, receipt_type, event_stream_ordering, thread_id)``
+(``thread_id`` None for an unthreaded receipt)."""
 
 
 def thread_of(event_content: JsonDict) -> str | None:
@@ -129,7 +130,7 @@ class ReceiptService:
         if position is None:
             return False
         for hook in self.read_hooks:
-            await hook(room_id, user_id, receipt_type, stored.stream_ordering)
+            await hook(room_id, user_id, receipt_type, stored.stream_ordering, thread)
         if receipt_type == READ_PRIVATE:
             self.listeners.notify(position, (), (user_id,))
         else:

@@ -48,7 +48,8 @@ import orjson
 from ranvier.core.auth.power_levels import CREATE_KEY, POWER_LEVELS_KEY, get_user_power_level
 from ranvier.core.events import Event, JsonDict, StateKey
 from ranvier.core.push_eval import RoomFacts, has_body, highlights, named_users, notifies
-from ranvier.push.counts import NotificationStore, Notified, Recorded
+from ranvier.ephemeral.receipts import thread_of
+from ranvier.push.counts import MAIN, NotificationStore, Notified, Recorded
 from ranvier.push.gateway import PushGateway, PushItem
 from ranvier.push.pushers import PusherStore
 from ranvier.push.rules import PushRules
@@ -367,7 +368,17 @@ class PushProcessor:
             if actions is not None and notifies(actions):
                 notified.append(Notified(user_id, actions, highlights(actions)))
         ts = int(time.time() * 1000)
-        return room, Recorded(msg.room_id, msg.event_id, msg.stream_ordering, ts, notified, reader)
+        content = msg.pdu.get("content")
+        thread = thread_of(content) if isinstance(content, dict) else None
+        return room, Recorded(
+            msg.room_id,
+            msg.event_id,
+            msg.stream_ordering,
+            ts,
+            notified,
+            reader,
+            thread or MAIN,
+        )
 
     async def _push(self, room: RoomPushState, msg: RoomEventPersisted, n: Notified) -> None:
         pushers = [p for p in await self.pushers.for_user(n.user_id) if p.kind == "http"]
@@ -419,11 +430,17 @@ class PushProcessor:
     # ---- receipts -----------------------------------------------------------------
 
     async def on_receipt(
-        self, room_id: str, user_id: str, receipt_type: str, stream_ordering: int
+        self,
+        room_id: str,
+        user_id: str,
+        receipt_type: str,
+        stream_ordering: int,
+        thread_id: str | None = None,
     ) -> None:
-        """A local user's ``m.read``/``m.read.private`` receipt moved: recount, and
-        send the new badge count to their gateways."""
-        if not await self.notifications.mark_read(user_id, room_id, stream_ordering):
+        """A local user's ``m.read``/``m.read.private`` receipt moved (for one thread
+        when ``thread_id`` is given): recount, and send the new badge count to their
+        gateways."""
+        if not await self.notifications.mark_read(user_id, room_id, stream_ordering, thread_id):
             return
         if not await self.pushers.has_pushers(user_id):
             return

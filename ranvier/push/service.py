@@ -80,9 +80,14 @@ class Push:
         sync.response_hooks.append(self.sync_hook)
 
     async def _on_receipt(
-        self, room_id: str, user_id: str, receipt_type: str, stream_ordering: int
+        self,
+        room_id: str,
+        user_id: str,
+        receipt_type: str,
+        stream_ordering: int,
+        thread_id: str | None,
     ) -> None:
-        await self.processor.on_receipt(room_id, user_id, receipt_type, stream_ordering)
+        await self.processor.on_receipt(room_id, user_id, receipt_type, stream_ordering, thread_id)
 
     def apis(self, rooms: RoomService) -> list[list[RouteDef]]:
         """The route lists of the push API modules."""

@@ -110,6 +110,8 @@ class RoomEventFilter(EventFilter):
     contains_url: bool | None = None
     lazy_load_members: bool = False
     include_redundant_members: bool = False
+    unread_thread_notifications: bool = False
+    """Per-thread notification counts in ``/sync`` (push counts them)."""
 
     @classmethod
     def parse(cls, obj: Mapping[str, Any] | None) -> RoomEventFilter:
@@ -127,6 +129,7 @@ class RoomEventFilter(EventFilter):
             obj.get("contains_url"),
             bool(obj.get("lazy_load_members", False)),
             bool(obj.get("include_redundant_members", False)),
+            obj.get("unread_thread_notifications") is True,
         )
 
     def allows_room(self, room_id: str) -> bool:

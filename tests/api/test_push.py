@@ -447,3 +447,68 @@ async def test_membership_changes_update_the_cached_room(client: Client) -> None
     await processor.caught_up(2**62)
     room_state = await processor.room_state(room)
     assert room_state is not None and room_state.room_name() == "Renamed"
+
+
+async def test_thread_counts_and_threaded_receipts(client: Client) -> None:
+    _, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat")
+    await join(client, b_tok, room)
+    root = await send(client, b_tok, room, "root")
+
+    async def in_thread(txn: str) -> str:
+        status, body = await client.request(
+            "PUT",
+            f"{V3}/rooms/{quote(room)}/send/m.room.message/{txn}",
+            {
+                "msgtype": "m.text",
+                "body": txn,
+                "m.relates_to": {"rel_type": "m.thread", "event_id": root},
+            },
+            token=b_tok,
+        )
+        assert status == 200, body
+        return str(body["event_id"])
+
+    t1 = await in_thread("t1")
+    await in_thread("t2")
+    main2 = await send(client, b_tok, room, "main two")
+    threaded = {"room": {"timeline": {"unread_thread_notifications": True}}}
+    body = await sync(client, a_tok, filter=threaded)
+    entry = body["rooms"]["join"][room]
+    assert entry["unread_notifications"] == {"notification_count": 2, "highlight_count": 0}
+    assert entry["unread_thread_notifications"] == {
+        root: {"notification_count": 2, "highlight_count": 0}
+    }
+    total = (await sync(client, a_tok))["rooms"]["join"][room]["unread_notifications"]
+    assert total["notification_count"] == 4
+    # A receipt in the thread clears that thread up to the event only.
+    status, _ = await client.request(
+        "POST",
+        f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(t1)}",
+        {"thread_id": root},
+        token=a_tok,
+    )
+    assert status == 200
+    entry = (await sync(client, a_tok, filter=threaded))["rooms"]["join"][room]
+    assert entry["unread_notifications"]["notification_count"] == 2
+    assert entry["unread_thread_notifications"][root]["notification_count"] == 1
+    # A main-timeline receipt clears main only; an unthreaded one clears everything.
+    status, _ = await client.request(
+        "POST",
+        f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(main2)}",
+        {"thread_id": "main"},
+        token=a_tok,
+    )
+    assert status == 200
+    entry = (await sync(client, a_tok, filter=threaded))["rooms"]["join"][room]
+    assert entry["unread_notifications"]["notification_count"] == 0
+    assert entry["unread_thread_notifications"][root]["notification_count"] == 1
+    last = await send(client, b_tok, room, "main three")
+    status, _ = await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(last)}", {}, token=a_tok
+    )
+    assert status == 200
+    entry = (await sync(client, a_tok, filter=threaded))["rooms"]["join"][room]
+    assert entry["unread_notifications"]["notification_count"] == 0
+    assert "unread_thread_notifications" not in entry

@@ -146,3 +146,24 @@ async def test_pending_changes_count_before_and_after_the_flush(database: Databa
     assert await store.mark_read(ME, room, 4)
     assert await store.counts(ME) == {room: (1, 1), other: (0, 0)}
     await store.close()
+
+
+async def test_counts_per_thread(database: Database) -> None:
+    store = NotificationStore(database, flush_delay_s=3600)
+    room, root = "!r:x", "$root"
+    n = [Notified(ME, ["notify"], False)]
+    await store.record(room, "$1", 1, 0, n)
+    await store.record(room, "$2", 2, 0, n, thread_id=root)
+    await store.record(room, "$3", 3, 0, n, thread_id=root)
+    await store.record(room, "$4", 4, 0, n)
+    assert await store.thread_counts(ME) == {room: {"main": (2, 0), root: (2, 0)}}
+    assert await store.mark_read(ME, room, 2, root)
+    assert await store.thread_counts(ME) == {room: {"main": (2, 0), root: (1, 0)}}
+    assert not await store.mark_read(ME, room, 2, root)
+    # The sender's own event in the thread reads the thread only.
+    await store.record(room, "$5", 5, 0, [], reader=ME, thread_id=root)
+    assert await store.thread_counts(ME) == {room: {"main": (2, 0), root: (0, 0)}}
+    assert await store.counts(ME) == {room: (2, 0)}
+    assert await store.mark_read(ME, room, 3)  # unthreaded: every thread up to 3
+    assert await store.thread_counts(ME) == {room: {"main": (1, 0), root: (0, 0)}}
+    await store.close()

@@ -32,6 +32,9 @@ CREATE INDEX pushers_by_pushkey ON pushers (app_id, pushkey);
 CREATE TABLE push_notifications (
     user_id TEXT NOT NULL,
     room_id TEXT NOT NULL,
+    -- The thread root of an event in a thread, 'main' otherwise (client-server-api
+    -- "Receiving notifications": counts are partitioned per thread).
+    thread_id TEXT NOT NULL,
     stream_ordering BIGINT NOT NULL,
     event_id TEXT NOT NULL,
     actions TEXT NOT NULL,
@@ -40,14 +43,16 @@ CREATE TABLE push_notifications (
     PRIMARY KEY (user_id, stream_ordering)
 );
 
--- Unread counts per user and room, and how far the user has read (the stream
--- ordering of their furthest m.read / m.read.private receipt, or of their own latest
--- event): notifications at or before read_ordering are read.
+-- Unread counts per user, room and thread ('main': the main timeline), and how far
+-- the user has read that thread (the stream ordering of their furthest m.read /
+-- m.read.private receipt covering it, or of their own latest event in it):
+-- notifications at or before read_ordering are read.
 CREATE TABLE push_counts (
     user_id TEXT NOT NULL,
     room_id TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
     notif_count BIGINT NOT NULL,
     highlight_count BIGINT NOT NULL,
     read_ordering BIGINT NOT NULL,
-    PRIMARY KEY (user_id, room_id)
+    PRIMARY KEY (user_id, room_id, thread_id)
 );
