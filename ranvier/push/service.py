@@ -72,12 +72,20 @@ class Push:
         """Subscribe to the components push reacts to (module docstring)."""
         self.subscription = bus.subscribe(ROOM_EVENTS, self.processor.on_room_event)
         accounts.device_listeners.append(self.pushers.on_device_change)
+        accounts.deactivation_listeners.append(self._on_deactivation)
         receipts.read_hooks.append(self._on_receipt)
         upgrades.user_hooks.append(self.rules.copy_room_rules)
 
     def connect_sync(self, sync: SyncService) -> None:
         """Add unread counts and default rules to ``/sync`` responses."""
         sync.response_hooks.append(self.sync_hook)
+
+    async def _on_deactivation(self, user_id: str, erase: bool) -> None:
+        """Pushers went with the devices; an erased account's rules and notifications
+        go too (they are account data in all but name)."""
+        if erase:
+            await self.rules.delete_user(user_id)
+            await self.notifications.delete_user(user_id)
 
     async def _on_receipt(
         self,

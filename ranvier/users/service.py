@@ -91,6 +91,9 @@ class AccountService:
         """Set by the composition root when an SSO provider is configured: then
         re-authentication may also use ``m.login.sso``."""
         self.device_listeners: list[DeviceListener] = []
+        self.deactivation_listeners: list[Callable[[str, bool], Awaitable[None]]] = []
+        """``await listener(user_id, erase)`` after an account is deactivated (other
+        components forget what they keep for the user, e.g. push rules)."""
         """Told after a device was created, renamed or deleted (the end-to-end
         encryption component tracks device lists with it)."""
 
@@ -390,6 +393,8 @@ class AccountService:
             await ErasedUsers(self.db).mark(user_id)
             await self.profiles.erase(user_id)
             await self.account_data.delete_user(user_id)
+        for listener in list(self.deactivation_listeners):
+            await listener(user_id, erase)
 
     async def touch_device(
         self, user_id: str, device_id: str, ip: str, user_agent: str | None

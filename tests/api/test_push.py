@@ -512,3 +512,37 @@ async def test_thread_counts_and_threaded_receipts(client: Client) -> None:
     entry = (await sync(client, a_tok, filter=threaded))["rooms"]["join"][room]
     assert entry["unread_notifications"]["notification_count"] == 0
     assert "unread_thread_notifications" not in entry
+
+
+async def test_erasing_an_account_forgets_its_push_data(client: Client) -> None:
+    reg = await client.register("nina", "pw")
+    me, tok = reg["user_id"], reg["access_token"]
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, tok, preset="public_chat")
+    await join(client, b_tok, room)
+    status, _ = await client.request(
+        "PUT", f"{V3}/pushrules/global/sender/{quote('@spam:x')}", {"actions": []}, token=tok
+    )
+    assert status == 200
+    url = "https://push.example.org/_matrix/push/v1/notify"
+    assert (await client.request("POST", f"{V3}/pushers/set", pusher_body(url), token=tok))[
+        0
+    ] == 200
+    await send(client, b_tok, room, "hello")
+    await client.server.push.processor.caught_up(2**62)
+    push = client.server.push
+    assert (await push.notifications.counts(me))[room] == (1, 0)
+    status, first = await client.request("POST", f"{V3}/account/deactivate", {}, token=tok)
+    auth = {
+        "type": "m.login.password",
+        "user": "nina",
+        "password": "pw",
+        "session": first["session"],
+    }
+    status, body = await client.request(
+        "POST", f"{V3}/account/deactivate", {"erase": True, "auth": auth}, token=tok
+    )
+    assert status == 200, body
+    assert await push.pushers.for_user(me) == []
+    assert (await push.rules.load(me)).to_json() == {"user": {}, "defaults": {}}
+    assert await push.notifications.counts(me) == {}
