@@ -16,10 +16,13 @@ A connection error, a timeout, 429 or a 5xx is retried after ``backoff_s``, doub
 up to ``max_backoff_s``, at most ``max_attempts`` times; other statuses drop the item.
 Pushkeys the gateway lists in ``rejected`` have their pushers deleted ("Homeservers
 must cease sending notification requests for these pushkeys and remove the
-associated pushers"), and the pusher's remaining items are dropped. The aiohttp client
-session is created on first use and closed by :meth:`PushGateway.close`; certificates
-are checked unless ``client_api.push_disable_tls_validation`` is set (test suites whose
-gateway has a self-signed certificate).
+associated pushers"), and the pusher's remaining items are dropped. A pusher holds at
+most ``max_queued`` items: while its gateway is down the oldest are dropped, so an
+outage costs bounded memory (a later notification carries the current counts anyway).
+The aiohttp client session is created on first use and closed by
+:meth:`PushGateway.close`; certificates are checked unless
+``client_api.push_disable_tls_validation`` is set (test suites whose gateway has a
+self-signed certificate).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class PushGateway:
         max_backoff_s: float = 60.0,
         max_attempts: int = 8,
         verify_tls: bool = True,
+        max_queued: int = 100,
     ) -> None:
         self.pushers = pushers
         self.timeout_s = timeout_s
@@ -101,6 +105,8 @@ class PushGateway:
         self.max_backoff_s = max_backoff_s
         self.max_attempts = max_attempts
         self.verify_tls = verify_tls
+        self.max_queued = max_queued
+        self.dropped = 0
         self._queues: dict[PusherKey, deque[PushItem]] = {}
         self._tasks: dict[PusherKey, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -111,7 +117,11 @@ class PushGateway:
         """Queue ``item`` and make sure its pusher's task runs."""
         p = item.pusher
         key = (p.user_id, p.app_id, p.pushkey)
-        self._queues.setdefault(key, deque()).append(item)
+        queue = self._queues.setdefault(key, deque())
+        if len(queue) >= self.max_queued:
+            queue.popleft()  # the gateway is not keeping up: the oldest goes
+            self.dropped += 1
+        queue.append(item)
         task = self._tasks.get(key)
         if task is None or task.done():
             self._tasks[key] = asyncio.get_running_loop().create_task(self._drain(key))
