@@ -76,8 +76,8 @@ class RoomPushState:
     nid: int
     joined_count: int
     local_joined: set[str]
-    member_nids: dict[str, int | None]
-    """Joined members and their member event's NID (None: joined since loading)."""
+    joined: set[str]
+    """Every joined member (the count and membership changes need it)."""
     state: dict[StateKey, Event]
     notification_levels: dict[str, int]
     loaded_at: int
@@ -128,7 +128,7 @@ class PushProcessor:
         pushers: PusherStore,
         gateway: PushGateway,
         is_local: Callable[[str], bool],
-        room_cache_size: int = 2048,
+        room_cache_size: int = 512,
     ) -> None:
         self.storage = storage
         self.rules = rules
@@ -215,16 +215,14 @@ class PushProcessor:
             return None
         loaded_at = await self.storage.events.stream_position()
         members = await self.storage.events.members(info.nid)
-        joined: dict[str, int | None] = {
-            user: nid for user, membership, nid in members if membership == "join"
-        }
+        joined = {user for user, membership, _ in members if membership == "join"}
         snapshot = await self.storage.current_state(info.nid)
         state = await self.storage.state_events(snapshot, _FACT_KEYS)
         room = RoomPushState(
             nid=info.nid,
             joined_count=len(joined),
             local_joined={u for u in joined if self.is_local(u)},
-            member_nids=joined,
+            joined=joined,
             state=state,
             notification_levels=_notification_levels(state),
             loaded_at=loaded_at,
@@ -250,16 +248,16 @@ class PushProcessor:
         user = msg.state_key
         if msg.event_type == "m.room.member" and user is not None:
             if msg.membership == "join":
-                if user not in room.member_nids:
+                if user not in room.joined:
+                    room.joined.add(user)
                     room.joined_count += 1
                     if self.is_local(user):
                         room.local_joined.add(user)
-                room.member_nids[user] = None
                 content = msg.pdu.get("content")
                 name = content.get("displayname") if isinstance(content, dict) else None
                 room.names[user] = name if isinstance(name, str) else None
-            elif user in room.member_nids:
-                del room.member_nids[user]
+            elif user in room.joined:
+                room.joined.discard(user)
                 room.joined_count -= 1
                 room.local_joined.discard(user)
                 room.names.pop(user, None)
@@ -274,15 +272,15 @@ class PushProcessor:
             room.state_stale = False
 
     async def display_name(self, room: RoomPushState, user_id: str) -> str | None:
-        """``user_id``'s display name in the room (from their member event)."""
+        """``user_id``'s display name in the room (from their member event in the
+        current state; remembered per room until the member changes)."""
         if user_id in room.names:
             return room.names[user_id]
-        nid = room.member_nids.get(user_id)
         name: str | None = None
-        if nid is not None:
-            found = await self.storage.events.get_by_nids([nid])
-            stored = found.get(nid)
-            value = None if stored is None else stored.event.content.get("displayname")
+        if user_id in room.joined:
+            snapshot = await self.storage.current_state(room.nid)
+            event = await self.storage.state_event(snapshot, "m.room.member", user_id)
+            value = None if event is None else event.content.get("displayname")
             name = value if isinstance(value, str) else None
         room.names[user_id] = name
         return name
