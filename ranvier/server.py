@@ -317,6 +317,8 @@ class Homeserver:
             self.rooms.is_local,
             verify_tls=not c_api.push_disable_tls_validation,
             legacy_mentions=c_api.push_legacy_mention_rules,
+            mailer=mailer,
+            server_name=server_name,
         )
         self.push.connect(self.bus, self.accounts, self.receipts, self.upgrade_follower)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)

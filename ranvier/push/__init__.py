@@ -13,5 +13,5 @@ which POSTs them to the users' HTTP push gateways with retries. Read receipts re
 the counts (and send the new badge count). :mod:`.sync_hook` adds
 ``unread_notifications``/``unread_thread_notifications`` and the default
 ``m.push_rules`` to ``/sync`` responses. :mod:`.service` assembles it all for the
-composition root. Email pushers are stored but send nothing yet.
+composition root. :mod:`.email` mails email pushers a summary of what stays unread.
 """

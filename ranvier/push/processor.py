@@ -50,6 +50,7 @@ from ranvier.core.events import Event, JsonDict, StateKey
 from ranvier.core.push_eval import RoomFacts, has_body, highlights, named_users, notifies
 from ranvier.ephemeral.receipts import thread_of
 from ranvier.push.counts import MAIN, NotificationStore, Notified, Recorded
+from ranvier.push.email import EmailNotifier
 from ranvier.push.gateway import PushGateway, PushItem
 from ranvier.push.pushers import PusherStore
 from ranvier.push.rules import PushRules
@@ -146,6 +147,8 @@ class PushProcessor:
         self._worker: asyncio.Task[None] | None = None
         self.processed = 0
         self.room_loads = 0
+        self.email: EmailNotifier | None = None
+        """Set by :class:`ranvier.push.service.Push` to serve email pushers."""
         """How many times a room's members were loaded (tests, diagnostics)."""
 
     # ---- the queue ----------------------------------------------------------------
@@ -379,7 +382,12 @@ class PushProcessor:
         )
 
     async def _push(self, room: RoomPushState, msg: RoomEventPersisted, n: Notified) -> None:
-        pushers = [p for p in await self.pushers.for_user(n.user_id) if p.kind == "http"]
+        every = await self.pushers.for_user(n.user_id)
+        if self.email is not None:
+            for p in every:
+                if p.kind == "email":
+                    self.email.notify(p)
+        pushers = [p for p in every if p.kind == "http"]
         if not pushers:
             return
         notification: JsonDict = {
@@ -409,6 +417,19 @@ class PushProcessor:
             notification["user_is_target"] = msg.state_key == n.user_id
         for pusher in pushers:
             self.gateway.enqueue(PushItem(pusher, notification, n.actions))
+
+    async def describe(self, user_id: str, event_id: str) -> str | None:
+        """One line about a notifying event for a summary mail: room, sender, body."""
+        stored = await self.storage.events.get_by_id(event_id)
+        if stored is None or stored.rejected:
+            return None
+        event = stored.event
+        room = await self.room_state(event.room_id)
+        label = (room.room_name() if room is not None else None) or event.room_id
+        sender = (await self.display_name(room, event.sender) if room else None) or event.sender
+        body = event.content.get("body")
+        text = body if isinstance(body, str) else event.type
+        return f"{label} - {sender}: {text[:200]}"
 
     async def _stripped_name(self, event_id: str) -> str | None:
         """The room name in the stripped state that came with an invite over

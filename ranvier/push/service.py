@@ -21,6 +21,7 @@ from ranvier.bus import Bus, Subscription
 from ranvier.db.api import Database
 from ranvier.ephemeral.receipts import ReceiptService
 from ranvier.push.counts import NotificationStore
+from ranvier.push.email import EmailNotifier
 from ranvier.push.gateway import PushGateway
 from ranvier.push.processor import PushProcessor
 from ranvier.push.pushers import PusherStore
@@ -32,6 +33,7 @@ from ranvier.rooms.storage import RoomStorage
 from ranvier.rooms.upgrade_follow import UpgradeFollower
 from ranvier.sync.service import SyncService
 from ranvier.users.account_data import AccountDataStore
+from ranvier.users.mailer import Mailer
 from ranvier.users.service import AccountService
 
 
@@ -48,6 +50,8 @@ class Push:
         *,
         verify_tls: bool = True,
         legacy_mentions: bool = False,
+        mailer: Mailer | None = None,
+        server_name: str = "",
     ) -> None:
         self.rules = PushRules(db, account_data, legacy_mentions=legacy_mentions)
         self.pushers = PusherStore(db)
@@ -58,6 +62,8 @@ class Push:
         self.processor = PushProcessor(
             storage, self.rules, self.notifications, self.pushers, self.gateway, is_local
         )
+        self.email = EmailNotifier(mailer, self.notifications, self.processor.describe, server_name)
+        self.processor.email = self.email
         self.sync_hook = PushSyncHook(self.processor, self.notifications, self.rules)
         self.subscription: Subscription | None = None
         """The processor's subscription to room events (benchmarks cancel it)."""
@@ -108,5 +114,6 @@ class Push:
     async def stop(self) -> None:
         """Finish queued events, then stop sending."""
         await self.processor.stop()
+        await self.email.close()
         await self.notifications.close()
         await self.gateway.close()

@@ -546,3 +546,62 @@ async def test_erasing_an_account_forgets_its_push_data(client: Client) -> None:
     assert await push.pushers.for_user(me) == []
     assert (await push.rules.load(me)).to_json() == {"user": {}, "defaults": {}}
     assert await push.notifications.counts(me) == {}
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    async def send(self, to: str, subject: str, text: str) -> None:
+        self.sent.append((to, subject, text))
+
+
+async def test_email_pusher_mails_a_summary_of_unread_notifications(client: Client) -> None:
+    me, a_tok = await register(client, "alice")
+    _, b_tok = await register(client, "bob")
+    room = await create_room(client, a_tok, preset="public_chat", name="Mail Room")
+    await join(client, b_tok, room)
+    email = client.server.push.email
+    mailbox = _Mailbox()
+    email.mailer = mailbox  # type: ignore[assignment]
+    email.delay_s, email.throttle_s = 0.05, 0.3
+    body = {
+        "kind": "email",
+        "app_id": "m.email",
+        "app_display_name": "Email",
+        "device_display_name": "alice@example.org",
+        "pushkey": "alice@example.org",
+        "lang": "en",
+        "data": {},
+    }
+    assert (await client.request("POST", f"{V3}/pushers/set", body, token=a_tok))[0] == 200
+    await send(client, b_tok, room, "first message")
+    last = await send(client, b_tok, room, "second message")
+    for _ in range(100):
+        if mailbox.sent:
+            break
+        await asyncio.sleep(0.02)
+    assert len(mailbox.sent) == 1
+    to, subject, text = mailbox.sent[0]
+    assert to == "alice@example.org" and subject.startswith("2 unread notifications")
+    assert "Mail Room - bob: first message" in text and "second message" in text
+    assert me in text
+    # After a receipt, a new unread message gets its own mail, once the throttle
+    # window has passed; it lists only what is unread.
+    await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(last)}", {}, token=a_tok
+    )
+    await send(client, b_tok, room, "third")
+    for _ in range(100):
+        if len(mailbox.sent) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert len(mailbox.sent) == 2
+    assert "third" in mailbox.sent[1][2] and "first message" not in mailbox.sent[1][2]
+    # Read before the check: no mail.
+    fourth = await send(client, b_tok, room, "fourth")
+    await client.request(
+        "POST", f"{V3}/rooms/{quote(room)}/receipt/m.read/{quote(fourth)}", {}, token=a_tok
+    )
+    await asyncio.sleep(0.5)
+    assert len(mailbox.sent) == 2
