@@ -7,7 +7,8 @@ A pusher is unique per ``(user, app_id, pushkey)``. :func:`parse_pusher` validat
 ``/pushers/set`` body: ``kind`` null deletes; otherwise ``kind`` is ``http`` or
 ``email``, ``app_id`` (at most 64 characters), ``pushkey`` (at most 512 bytes),
 ``app_display_name``, ``device_display_name``, ``lang`` and ``data`` are required
-(400 ``M_MISSING_PARAM``) and typed (400 ``M_INVALID_PARAM``); an ``http`` pusher's
+(400 ``M_MISSING_PARAM``) and typed (400 ``M_INVALID_PARAM``; strings without U+0000,
+which PostgreSQL cannot store); an ``http`` pusher's
 ``data.url`` must be an absolute http(s) URL whose path is ``/_matrix/push/v1/notify``.
 (The spec says HTTPS; plain HTTP is accepted so that gateways on loopback and test
 suites work, as Synapse does.) Without ``append`` (the default) setting a pusher
@@ -86,8 +87,8 @@ def _required_str(body: JsonDict, name: str) -> str:
     if name not in body or body[name] is None:
         raise MatrixError(400, "M_MISSING_PARAM", f"Missing parameter: {name}")
     value = body[name]
-    if not isinstance(value, str):
-        raise MatrixError(400, "M_INVALID_PARAM", f"{name} must be a string")
+    if not isinstance(value, str) or "\x00" in value:
+        raise MatrixError(400, "M_INVALID_PARAM", f"{name} must be a string without NUL")
     return value
 
 
@@ -132,8 +133,8 @@ def parse_pusher(user_id: str, device_id: str | None, body: JsonDict) -> PusherR
     device_display_name = _required_str(body, "device_display_name")
     lang = _required_str(body, "lang")
     profile_tag = body.get("profile_tag")
-    if profile_tag is not None and not isinstance(profile_tag, str):
-        raise MatrixError(400, "M_INVALID_PARAM", "profile_tag must be a string")
+    if profile_tag is not None and (not isinstance(profile_tag, str) or "\x00" in profile_tag):
+        raise MatrixError(400, "M_INVALID_PARAM", "profile_tag must be a string without NUL")
     if "data" not in body:
         raise MatrixError(400, "M_MISSING_PARAM", "Missing parameter: data")
     data = body["data"]

@@ -123,6 +123,8 @@ async def test_pushers_set_list_delete_and_errors(client: Client) -> None:
         ({**pusher_body(url), "app_id": "a" * 65}, "M_INVALID_PARAM"),
         ({**pusher_body(url), "pushkey": "k" * 513}, "M_INVALID_PARAM"),
         ({**pusher_body(url), "data": "x"}, "M_INVALID_PARAM"),
+        ({**pusher_body(url), "pushkey": "nul\u0000key"}, "M_INVALID_PARAM"),
+        ({**pusher_body(url), "profile_tag": "t\u0000"}, "M_INVALID_PARAM"),
     ]
     for body, errcode in bad:
         status, err = await client.request("POST", f"{V3}/pushers/set", body, token=tok)
