@@ -49,12 +49,13 @@ ReadHook = Callable[[str, str, str, int, str | None], Awaitable[None]]
 
 def thread_of(event_content: JsonDict) -> str | None:
     """The thread root an event declares with an ``m.thread`` relation, or None
-    (client-server-api "Threading")."""
+    (client-server-api "Threading"; also None for a root id holding U+0000, which names
+    no event and which PostgreSQL cannot store, as a thread id)."""
     relates = event_content.get("m.relates_to")
     if not isinstance(relates, dict) or relates.get("rel_type") != "m.thread":
         return None
     root = relates.get("event_id")
-    return root if isinstance(root, str) else None
+    return root if isinstance(root, str) and "\x00" not in root else None
 
 
 def check_thread_id(thread_id: Any, event_id: str, event_content: JsonDict) -> str | None:

@@ -127,7 +127,12 @@ async def set_membership(
     stream: int,
 ) -> None:
     """Record ``user_id``'s current ``membership`` of a room in ``room_memberships``
-    (the member event's nid and stream position), replacing the previous row."""
+    (the member event's nid and stream position), replacing the previous row.
+
+    A state key holding U+0000 is no user ID (appendices "User Identifiers") and
+    PostgreSQL's ``TEXT`` cannot store it: no row, on either database."""
+    if "\x00" in user_id or "\x00" in membership:
+        return
     await conn.execute(
         "INSERT INTO room_memberships (room_nid, user_id, membership, event_nid,"
         " stream_ordering) VALUES ($1, $2, $3, $4, $5)"
@@ -165,6 +170,8 @@ class EventStore:
         info = self._rooms.get(room_id)
         if info is not None:
             return info
+        if "\x00" in room_id:  # no room id holds NUL, and PostgreSQL would refuse the query
+            return None
         row = await self.db.fetchone(
             "SELECT room_nid, room_version, creator FROM rooms WHERE room_id = $1", room_id
         )
@@ -374,6 +381,8 @@ class EventStore:
             cached = self._by_nid.get(nid)
             if cached is not None:
                 return cached
+        if "\x00" in event_id:  # no event id holds NUL, and PostgreSQL would refuse the query
+            return None
         row = await self.db.fetchone(
             f"SELECT {_EVENT_COLUMNS} FROM events e JOIN rooms r ON r.room_nid = e.room_nid"
             " WHERE e.event_id = $1",

@@ -13,17 +13,42 @@ A NID is assigned by ``INSERT ... ON CONFLICT DO NOTHING`` followed by a ``SELEC
 its own statement outside any event transaction: an id assigned for an event that is
 then rejected or rolled back is harmless (an unused row), while the event's own
 transaction stays small. Only committed ids ever enter the cache.
+
+Texts are stored as they are except those holding U+0000, which PostgreSQL's ``TEXT``
+cannot hold ("invalid byte sequence") although the spec lets event types and state keys
+contain it: these are stored as ``\x01`` followed by their JSON string (NUL escaped as
+``\u0000``), and so is any text that itself starts with ``\x01``, which keeps the mapping
+one-to-one. Both databases store the same rows, and every other text (and the SQL that
+compares these columns with constants such as ``'m.room.member'``) is unchanged.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import orjson
+
 from ranvier.db import Database
 from ranvier.rooms.lru import LruCache
 
 CACHE_SIZE = 100_000
 ABSENT_CACHE_SIZE = 10_000
+_ESCAPED = "\x01"
+"""Marks a text stored as its JSON string (module docstring)."""
+
+
+def to_db_text(text: str) -> str:
+    """``text`` as stored: unchanged unless it holds NUL or starts with :data:`_ESCAPED`."""
+    if "\x00" in text or text.startswith(_ESCAPED):
+        return _ESCAPED + orjson.dumps(text).decode()
+    return text
+
+
+def from_db_text(stored: str) -> str:
+    """The text :func:`to_db_text` stored as ``stored``."""
+    if stored.startswith(_ESCAPED):
+        return str(orjson.loads(stored[1:]))
+    return stored
 
 
 class _NidTable:
@@ -58,7 +83,7 @@ class _NidTable:
         if self._absent.get(text):
             return None
         assignments = self._assignments
-        row = await self.db.fetchone(self._select, text)
+        row = await self.db.fetchone(self._select, to_db_text(text))
         if row is None:
             if self._assignments == assignments:
                 self._absent.put(text, True)
@@ -73,8 +98,8 @@ class _NidTable:
         self._assignments += 1  # before and after: no overlapping lookup may cache "absent"
         self._absent.discard(text)
         try:
-            await self.db.execute(self._insert, text)
-            row = await self.db.fetchone(self._select, text)
+            await self.db.execute(self._insert, to_db_text(text))
+            row = await self.db.fetchone(self._select, to_db_text(text))
         finally:
             self._assignments += 1
         assert row is not None
@@ -88,8 +113,9 @@ class _NidTable:
         row = await self.db.fetchone(self._select_text, nid)
         if row is None:
             raise KeyError(nid)
-        self._remember(str(row[0]), nid)
-        return str(row[0])
+        text = from_db_text(str(row[0]))
+        self._remember(text, nid)
+        return text
 
     async def texts_of(self, nids: Iterable[int]) -> dict[int, str]:
         """The texts of many NIDs, with one query for those not cached."""
@@ -105,7 +131,7 @@ class _NidTable:
             chunk = missing[i : i + 500]
             marks = ", ".join(f"${j + 1}" for j in range(len(chunk)))
             for nid, text in await self.db.fetchall(f"{self._select_many}({marks})", *chunk):
-                out[int(nid)] = self._remember_text(str(text), int(nid))
+                out[int(nid)] = self._remember_text(from_db_text(str(text)), int(nid))
         return out
 
     def _remember_text(self, text: str, nid: int) -> str:

@@ -150,7 +150,8 @@ class RedactionApplier:
         the NIDs of the events redacted now."""
         ev = stored.event
         changed: list[int] = []
-        if ev.type == REDACTION and ev.redacts is not None:
+        # A target id holding U+0000 names no event (and PostgreSQL cannot store it).
+        if ev.type == REDACTION and ev.redacts is not None and "\x00" not in ev.redacts:
             await conn.execute(
                 "INSERT INTO event_redactions (redaction_nid, room_nid, target_id)"
                 " VALUES ($1, $2, $3)",

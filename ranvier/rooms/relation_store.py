@@ -53,7 +53,11 @@ def parse_relation(content: Mapping[str, Any]) -> Relation | None:
     """The relation of an event's ``content``, or None when ``m.relates_to`` is absent,
     not an object, or lacks a string ``rel_type`` or an ``event_id`` (relationships
     "which don't match the schema ... are simply ignored"; rich replies, which have
-    only ``m.in_reply_to``, have no ``rel_type`` and are not relations here)."""
+    only ``m.in_reply_to``, have no ``rel_type`` and are not relations here).
+
+    A relation whose ``rel_type``, ``event_id`` or ``key`` holds U+0000 is ignored too:
+    no event id contains it (appendices "Event IDs"), and PostgreSQL's ``TEXT`` cannot
+    store it, so both databases treat such an event alike, as having no relation."""
     rel = content.get("m.relates_to")
     if not isinstance(rel, dict):
         return None
@@ -62,6 +66,8 @@ def parse_relation(content: Mapping[str, Any]) -> Relation | None:
     if not isinstance(rel_type, str) or not isinstance(parent, str) or not parent.startswith("$"):
         return None
     key = rel.get("key") if rel_type == ANNOTATION else None
+    if "\x00" in rel_type or "\x00" in parent or (isinstance(key, str) and "\x00" in key):
+        return None
     return Relation(rel_type, parent, key if isinstance(key, str) else None)
 
 
@@ -120,7 +126,7 @@ class RelationStore:
         """The persist hook: index ``stored``'s relation, if it has one."""
         ev = stored.event
         rel = parse_relation(ev.content)
-        if rel is None:
+        if rel is None or "\x00" in ev.type:  # a type PostgreSQL cannot store: no index
             return []
         await conn.execute(
             "INSERT INTO event_relations (event_nid, event_id, room_nid, parent_id, rel_type,"

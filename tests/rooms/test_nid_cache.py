@@ -57,3 +57,26 @@ async def test_a_negative_read_overtaken_by_an_assignment_is_not_kept(database: 
     assert await nids.state_keys.lookup("@late:example.org") is None  # read before the insert
     assert await nids.state_keys.lookup("@late:example.org") == assigned[0]
     assert await other.state_keys.lookup("@late:example.org") == assigned[0]
+
+
+async def test_texts_with_nul_are_stored_and_read_back(database: Database) -> None:
+    """Event types and state keys may hold U+0000, which PostgreSQL's TEXT refuses: they
+    are stored escaped, one-to-one (a text starting with the escape mark is escaped too),
+    and read back as they were by a store with empty caches."""
+    texts = ["k\x00", "\x00", "\x01k\x00", "\x01", '\x01"k"', "plain", "a\x01b"]
+    nids = NidStore(database)
+    assigned = {text: await nids.state_keys.assign(text) for text in texts}
+    assert len(set(assigned.values())) == len(texts)
+    fresh = NidStore(database)
+    for text, nid in assigned.items():
+        assert await fresh.state_keys.lookup(text) == nid
+    assert await NidStore(database).state_keys.texts_of(assigned.values()) == {
+        nid: text for text, nid in assigned.items()
+    }
+    other = NidStore(database)
+    assert [await other.state_keys.text_of(assigned[t]) for t in texts] == texts
+    # Texts without NUL or a leading mark are stored as they are (SQL compares them).
+    row = await database.fetchone(
+        "SELECT state_key FROM state_key_nids WHERE state_key_nid = $1", assigned["a\x01b"]
+    )
+    assert row is not None and row[0] == "a\x01b"

@@ -77,6 +77,8 @@ class ReceiptEdus:
         thread = data.get("thread_id")
         if thread is not None and (not isinstance(thread, str) or not thread):
             return
+        if "\x00" in event_id or "\x00" in room_id or (thread is not None and "\x00" in thread):
+            return  # names no event, room or thread (and PostgreSQL cannot store it)
         if not await self.members.is_joined(room_id, user_id):
             return
         stored = await self.receipts.rooms.events.get_by_id(event_id)

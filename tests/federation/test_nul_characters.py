@@ -1,0 +1,135 @@
+"""PDUs and EDUs holding U+0000 from another server, on SQLite and PostgreSQL alike.
+
+The spec lets event types, state keys and content strings hold U+0000 (only identifiers
+exclude it: appendices "User Identifiers", "Event IDs"), and canonical JSON escapes it,
+but PostgreSQL's ``TEXT`` cannot store it. Each PDU below is valid and authorised, so
+it must be accepted -- with its exact type and state key in the room state -- on both
+databases (on PostgreSQL they used to fail with "invalid byte sequence", answered as an
+internal error in ``/send``); relations, thread roots and redaction targets naming no
+possible event are ignored alike; lookups of ids holding NUL answer 404 instead of 500.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ranvier.federation.client import RemoteError, path_segment
+from tests.federation.helpers import (
+    call,
+    craft,
+    eventually,
+    has_event,
+    login,
+    room_state,
+    send_txn,
+    start_two,
+)
+from tests.federation.peers import Peer
+
+
+async def test_pdus_with_nul_accepted_on_both_databases(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
+    token = await login(a, "alice")
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    room_id = await a.hs.rooms.create_room(alice, preset="public_chat", name="Nul")
+    await b.hs.accounts.create_account(bob, "pw")
+    await b.hs.membership.join(room_id, bob, servers=[a.name])
+    pl = (await room_state(a, room_id))[("m.room.power_levels", "")].content
+    await a.hs.rooms.set_state(
+        room_id, alice, "m.room.power_levels", "", {**pl, "users": {**pl["users"], bob: 100}}
+    )
+    root = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "root"})
+    await eventually(lambda: has_event(b, root))
+
+    def thread(event_id: str, rel_type: str = "m.thread") -> dict[str, Any]:
+        return {"body": "t", "m.relates_to": {"rel_type": rel_type, "event_id": event_id}}
+
+    cases: list[tuple[str, dict[str, Any], str | None]] = [
+        ("m.room.message", {"body": "a\x00b"}, None),
+        ("m.room.member", {"membership": "join", "displayname": "b\x00ob"}, bob),
+        ("org.example.state", {"x": 1}, "k\x00"),
+        ("org.example\x00message", {"x": 1}, None),
+        ("org.example\x00state", {"x": 2}, "\x01k"),
+        ("m.room.member", {"membership": "invite"}, f"@x\x00:{b.name}"),
+        (
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": root, "key": "\x00"}},
+            None,
+        ),
+        ("m.room.message", thread(root, "m.thread\x00"), None),
+        ("m.room.message", thread("$y\x00"), None),
+        ("m.room.redaction", {"redacts": "$z\x00", "reason": "r\x00"}, None),
+        ("m.space.child", {"via": ["x\x00"]}, "!c\x00:x"),
+    ]
+    for i, (event_type, content, state_key) in enumerate(cases):
+        event = await craft(a, b, room_id, bob, event_type, content, state_key=state_key)
+        answer = await send_txn(b, a, f"nul{i}", [event.pdu])
+        assert answer["pdus"][event.event_id] == {}, (event_type, state_key, answer)
+        assert await has_event(a, event.event_id), (event_type, state_key)
+    state = await room_state(a, room_id)
+    assert state[("org.example.state", "k\x00")].content == {"x": 1}
+    assert state[("org.example\x00state", "\x01k")].content == {"x": 2}
+    assert ("m.room.member", f"@x\x00:{b.name}") in state
+    status, body = await call(
+        a, "GET", f"/_matrix/client/v3/rooms/{path_segment(room_id)}/state", token
+    )
+    assert status == 200
+    assert {(e["type"], e["state_key"]) for e in body} >= {
+        ("org.example.state", "k\x00"),
+        ("org.example\x00state", "\x01k"),
+    }
+    status, body = await call(
+        a, "GET", f"/_matrix/client/v3/rooms/{path_segment(room_id)}/messages?dir=b", token
+    )
+    assert status == 200 and any(e["type"] == "org.example\x00message" for e in body["chunk"])
+    status, body = await call(a, "GET", "/_matrix/client/v3/sync", token)
+    assert status == 200
+    # The room goes on: A's own events are sent and reach B.
+    after = await a.hs.rooms.send_event(room_id, alice, "m.room.message", {"body": "after"})
+    await eventually(lambda: has_event(b, after))
+
+    # A receipt naming an event, room or thread id with NUL is dropped (the others kept).
+    receipts: list[dict[str, Any]] = [
+        {room_id: {"m.read": {bob: {"event_ids": ["$e\x00"], "data": {"ts": 1}}}}},
+        {room_id: {"m.read": {bob: {"event_ids": [root], "data": {"ts": 1, "thread_id": "\x00"}}}}},
+        {"!r\x00:x": {"m.read": {bob: {"event_ids": [root], "data": {"ts": 1}}}}},
+    ]
+    fed_edus = a.hs.federation_edus
+    assert fed_edus is not None
+    for i, content in enumerate(receipts):
+        await send_txn(
+            b, a, f"receipt{i}", [], edus=[{"edu_type": "m.receipt", "content": content}]
+        )
+    good = {room_id: {"m.read": {bob: {"event_ids": [root], "data": {"ts": 1}}}}}
+    await send_txn(b, a, "receipt-ok", [], edus=[{"edu_type": "m.receipt", "content": good}])
+
+    async def received() -> bool:
+        return fed_edus.receipts.received >= 1
+
+    await eventually(received)
+    assert fed_edus.receipts.received == 1
+
+
+async def test_ids_with_nul_are_not_found(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    a, b = await start_two(tmp_path, peers, databases)
+    token = await login(a, "alice")
+    room_id = await a.hs.rooms.create_room(f"@alice:{a.name}", preset="public_chat")
+    room = path_segment(room_id)
+    for path, expected in [
+        (f"/_matrix/client/v3/rooms/{room}/event/%24x%00", 404),
+        (f"/_matrix/client/v3/rooms/{room}/context/%24x%00", 404),
+        ("/_matrix/client/v3/rooms/%21x%00%3Ay/state", 403),
+    ]:
+        status, body = await call(a, "GET", path, token)
+        assert status == expected, (path, body)
+    try:
+        await b.hs.federation.client.get_json(a.name, "/_matrix/federation/v1/event/%24x%00")
+    except RemoteError as err:
+        assert (err.status, err.errcode) == (404, "M_NOT_FOUND")
+    else:
+        raise AssertionError("an event id with NUL was found")
