@@ -168,6 +168,20 @@ async def test_duplicate_transaction_ids(hs: Hs) -> None:  # noqa: F811
     assert (await stored(hs))[1] == after[1] + 1
 
 
+async def test_post_send_without_txn_id_sends_each_time(hs: Hs) -> None:  # noqa: F811
+    """Compatibility route (Synapse, Sytest): POST /send/{eventType}, no idempotency;
+    bad bodies get the same errors as the PUT form."""
+    room, a, _, _ = await setup(hs)
+    send = f"{V3}/rooms/{room}/send/m.room.message"
+    one = await hs.ok("POST", send, {"body": "x"}, token=a)
+    two = await hs.ok("POST", send, {"body": "x"}, token=a)
+    assert one["event_id"] != two["event_id"]
+    got = await hs.ok("GET", f"{V3}/rooms/{room}/event/{one['event_id']}", token=a)
+    assert got["content"] == {"body": "x"} and "transaction_id" not in got["unsigned"]
+    status, body = await hs.request("POST", send, raw=b"{not json", token=a)
+    assert (status, body["errcode"]) == (400, "M_NOT_JSON")
+
+
 async def test_bad_state_and_room_errors(hs: Hs) -> None:  # noqa: F811
     room, a, bob, b = await setup(hs)
     carol, _ = await hs.user("carol")

@@ -5,7 +5,8 @@ The transaction id makes the request idempotent per device and endpoint
 (client-server-api "Transaction identifiers": same device, same path, so the event type
 and room count): a retry returns the event id of the first send and sends nothing. A
 sender who may not send (not joined, power too low) gets 403 ``M_FORBIDDEN``; an event
-over 65,536 bytes gets 413 ``M_TOO_LARGE``.
+over 65,536 bytes gets 413 ``M_TOO_LARGE``. ``POST /rooms/{roomId}/send/{eventType}``
+(no transaction id, each request sends) is kept for clients of Synapse's old form.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ class SendApi:
             request.path_params["eventType"],
             content,
             device_id=requester.device_id,
-            txn_id=request.path_params["txnId"],
+            txn_id=request.path_params.get("txnId"),
         )
         return json_response({"event_id": event_id})
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""
-        return [("PUT", f"{V3}/rooms/{{roomId}}/send/{{eventType}}/{{txnId}}", self.send)]
+        return [
+            ("PUT", f"{V3}/rooms/{{roomId}}/send/{{eventType}}/{{txnId}}", self.send),
+            # Compatibility, not in the spec: Synapse also takes POST without a transaction
+            # id (not idempotent: each request sends), which Sytest's torture tests use.
+            ("POST", f"{V3}/rooms/{{roomId}}/send/{{eventType}}", self.send),
+        ]
