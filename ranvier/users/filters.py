@@ -2,8 +2,9 @@
 sync_filter.yaml, room_event_filter.yaml, event_filter.yaml).
 
 :func:`validate_filter` checks the shape of an uploaded filter against the spec's
-schema (types of every known key, ``event_format`` enum, ``limit`` an integer) and
-raises 400 ``M_BAD_JSON`` naming the offending path. ``limit`` may be 0 although
+schema (types of every known key, ``event_format`` enum, ``limit`` an integer, the
+entries of ``senders``/``not_senders`` user IDs and of ``rooms``/``not_rooms`` room
+IDs) and raises 400 ``M_BAD_JSON`` naming the offending path. ``limit`` may be 0 although
 event_filter.yaml says "greater than 0": clients ask for ``timeline.limit: 0`` to sync
 state without events, Synapse serves it, and the meaning (no events) is clear; negative
 limits are refused. Unknown keys are
@@ -18,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ranvier.core.ids import InvalidIdentifier, parse_room_id, parse_user_id
 from ranvier.db.api import Database
 from ranvier.http.types import MatrixError
 
@@ -42,6 +44,18 @@ def _check_string_list(obj: dict[str, Any], key: str, path: str) -> None:
             raise _bad(f"{path}{key}", "an array of strings")
 
 
+def _check_ids(obj: dict[str, Any], keys: tuple[str, ...], path: str, what: str) -> None:
+    """The entries of ``keys`` must be valid user IDs (``what`` "user") or room IDs: a
+    filter naming ``not_a_room_id`` would silently match nothing."""
+    parse = parse_user_id if what == "user" else parse_room_id
+    for key in keys:
+        for value in obj.get(key) or ():
+            try:
+                parse(value)
+            except InvalidIdentifier as exc:
+                raise _bad(f"{path}{key}", f"a list of {what} IDs ({exc})") from None
+
+
 def _check_event_filter(obj: Any, path: str) -> None:
     if not isinstance(obj, dict):
         raise _bad(path.rstrip("."), "an object")
@@ -51,12 +65,14 @@ def _check_event_filter(obj: Any, path: str) -> None:
             raise _bad(f"{path}limit", "a non-negative integer")
     for key in _EVENT_FILTER_LISTS:
         _check_string_list(obj, key, path)
+    _check_ids(obj, ("senders", "not_senders"), path, "user")
 
 
 def _check_room_event_filter(obj: Any, path: str) -> None:
     _check_event_filter(obj, path)
     for key in _ROOM_EVENT_FILTER_LISTS:
         _check_string_list(obj, key, path)
+    _check_ids(obj, _ROOM_EVENT_FILTER_LISTS, path, "room")
     for key in _ROOM_EVENT_FILTER_BOOLS:
         if key in obj and not isinstance(obj[key], bool):
             raise _bad(f"{path}{key}", "a boolean")
@@ -78,6 +94,7 @@ def validate_filter(obj: Any) -> None:
             raise _bad("room", "an object")
         for key in _ROOM_EVENT_FILTER_LISTS:
             _check_string_list(room, key, "room.")
+        _check_ids(room, _ROOM_EVENT_FILTER_LISTS, "room.", "room")
         if "include_leave" in room and not isinstance(room["include_leave"], bool):
             raise _bad("room.include_leave", "a boolean")
         for key in ("ephemeral", "state", "timeline", "account_data"):

@@ -164,6 +164,10 @@ async def test_filters_dedupe_and_ids(database: Database) -> None:
         {"room": {"timeline": {"lazy_load_members": 1}}},
         {"room": {"state": {"not_rooms": "!a:b"}}},
         {"room": {"rooms": [None]}},
+        {"room": {"rooms": ["not_a_room_id"]}},
+        {"room": {"timeline": {"rooms": ["not_a_room_id"]}}},
+        {"room": {"timeline": {"senders": ["not_a_sender_id"]}}},
+        {"presence": {"not_senders": ["@"]}},
     ],
 )
 def test_validate_filter_rejects(bad: Any) -> None:
