@@ -35,6 +35,8 @@ def to_device_edu_handler(store: ToDeviceStore, is_local: Callable[[str], bool])
             and isinstance(messages, dict)
         ):
             return
+        if "\x00" in event_type or "\x00" in message_id:
+            return  # PostgreSQL's TEXT cannot store U+0000: dropped on both databases
         try:
             if server_name_of(sender) != origin:
                 return
@@ -43,7 +45,10 @@ def to_device_edu_handler(store: ToDeviceStore, is_local: Callable[[str], bool])
         local = {
             user_id: devices
             for user_id, devices in messages.items()
-            if isinstance(user_id, str) and isinstance(devices, dict) and is_local(user_id)
+            if isinstance(user_id, str)
+            and "\x00" not in user_id  # no user id holds it
+            and isinstance(devices, dict)
+            and is_local(user_id)
         }
         if local:
             await store.send(sender, FEDERATION_DEVICE, message_id, event_type, local, is_local)

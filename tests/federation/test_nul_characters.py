@@ -11,8 +11,11 @@ possible event are ignored alike; lookups of ids holding NUL answer 404 instead 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ranvier.federation.client import RemoteError, path_segment
 from tests.federation.helpers import (
@@ -133,3 +136,61 @@ async def test_ids_with_nul_are_not_found(
         assert (err.status, err.errcode) == (404, "M_NOT_FOUND")
     else:
         raise AssertionError("an event id with NUL was found")
+
+
+async def test_edus_with_nul_dropped_without_errors(
+    tmp_path: Path,
+    peers: list[Peer],
+    databases: dict[str, str | None],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Device list updates and to-device messages naming a device, type or message id
+    with NUL are dropped (a display name with NUL forgotten) and no handler fails; the
+    well-formed ones after them are applied."""
+    a, b = await start_two(tmp_path, peers, databases)
+    await login(a, "alice")
+    alice, bob = f"@alice:{a.name}", f"@bob:{b.name}"
+    fed_edus = a.hs.federation_edus
+    assert fed_edus is not None
+    store = fed_edus.device_lists.store
+
+    def update(device_id: str, stream_id: int, name: str) -> dict[str, Any]:
+        content = {
+            "user_id": bob,
+            "device_id": device_id,
+            "stream_id": stream_id,
+            "prev_id": [],
+            "device_display_name": name,
+        }
+        return {"edu_type": "m.device_list_update", "content": content}
+
+    def to_device(event_type: str, message_id: str, user_id: str = alice) -> dict[str, Any]:
+        content = {
+            "sender": bob,
+            "type": event_type,
+            "message_id": message_id,
+            "messages": {user_id: {"*": {"x": "\x00"}}},
+        }
+        return {"edu_type": "m.direct_to_device", "content": content}
+
+    with caplog.at_level(logging.ERROR):
+        edus = [
+            update("D\x00", 1, "n"),
+            update("D1", 2, "name\x00"),
+            to_device("t\x00", "m1"),
+            to_device("t", "m\x00"),
+            to_device("t", "m2", f"@x\x00:{a.name}"),
+            to_device("t", "m3"),
+        ]
+        for i, edu in enumerate(edus):
+            await send_txn(b, a, f"edu{i}", [], edus=[edu])
+
+        async def stored_device() -> bool:
+            # (A then resynchronises bob's list from B, which marks D1 deleted)
+            devices = await store.devices(bob, include_deleted=True)
+            return [d.device_id for d in devices] == ["D1"]
+
+        await eventually(stored_device)
+    assert (await store.devices(bob, include_deleted=True))[0].display_name is None
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]

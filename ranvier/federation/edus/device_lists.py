@@ -55,6 +55,13 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _text(value: Any) -> str | None:
+    """``value`` if it is a string without U+0000 (which PostgreSQL's ``TEXT`` cannot
+    store: a device id holding it is dropped and a display name forgotten, alike on
+    both databases)."""
+    return value if isinstance(value, str) and "\x00" not in value else None
+
+
 class DeviceListEdus:
     """Inbound handlers of device list and signing key updates (module docstring)."""
 
@@ -72,9 +79,9 @@ class DeviceListEdus:
 
     async def on_device_list_update(self, origin: str, content: JsonDict) -> None:
         """Handle one ``m.device_list_update`` from ``origin``."""
-        user_id, device_id = content.get("user_id"), content.get("device_id")
+        user_id, device_id = content.get("user_id"), _text(content.get("device_id"))
         stream_id = _int(content.get("stream_id"))
-        if not isinstance(user_id, str) or not isinstance(device_id, str) or stream_id is None:
+        if not isinstance(user_id, str) or device_id is None or stream_id is None:
             return
         if server_of(user_id) != origin:
             return
@@ -88,7 +95,7 @@ class DeviceListEdus:
             user_id,
             device_id,
             stream_id,
-            name if isinstance(name, str) else None,
+            _text(name),
             keys if isinstance(keys, dict) else None,
             content.get("deleted") is True,
             needs_resync=missed,
@@ -145,7 +152,7 @@ class DeviceListEdus:
             return False
         found: list[RemoteDevice] = []
         for d in devices:
-            if not isinstance(d, dict) or not isinstance(d.get("device_id"), str):
+            if not isinstance(d, dict) or _text(d.get("device_id")) is None:
                 continue
             name, keys = d.get("device_display_name"), d.get("keys")
             found.append(
@@ -153,7 +160,7 @@ class DeviceListEdus:
                     user_id,
                     d["device_id"],
                     stream_id,
-                    name if isinstance(name, str) else None,
+                    _text(name),
                     keys if isinstance(keys, dict) else None,
                     False,
                 )
