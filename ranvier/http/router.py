@@ -49,12 +49,18 @@ class _Node:
 
 
 def _decode(segment: str) -> str:
+    """A path parameter, percent-decoded. ``%00`` is refused (400): no identifier may hold
+    U+0000 (appendices "Identifier Grammar") and PostgreSQL's ``TEXT`` cannot store it,
+    so a type, state key or transaction id holding it would be a 500 there only."""
     if "%" not in segment:
         return segment
     try:
-        return unquote(segment, errors="strict")
+        decoded = unquote(segment, errors="strict")
     except UnicodeDecodeError:
         raise MatrixError(400, "M_INVALID_PARAM", "Invalid percent-encoding in path") from None
+    if "\x00" in decoded:
+        raise MatrixError(400, "M_INVALID_PARAM", "NUL character in path")
+    return decoded
 
 
 def _pick(methods: dict[str, Route], method: str) -> Route | None:

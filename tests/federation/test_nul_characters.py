@@ -116,26 +116,35 @@ async def test_pdus_with_nul_accepted_on_both_databases(
     assert fed_edus.receipts.received == 1
 
 
-async def test_ids_with_nul_are_not_found(
+async def test_nul_in_path_parameters_refused(
     tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
 ) -> None:
+    """``%00`` in a path parameter is 400 M_INVALID_PARAM on both databases (on
+    PostgreSQL transaction ids, event types and account data types holding it were 500s,
+    lookups of such event and room ids too)."""
     a, b = await start_two(tmp_path, peers, databases)
     token = await login(a, "alice")
-    room_id = await a.hs.rooms.create_room(f"@alice:{a.name}", preset="public_chat")
-    room = path_segment(room_id)
-    for path, expected in [
-        (f"/_matrix/client/v3/rooms/{room}/event/%24x%00", 404),
-        (f"/_matrix/client/v3/rooms/{room}/context/%24x%00", 404),
-        ("/_matrix/client/v3/rooms/%21x%00%3Ay/state", 403),
+    alice = f"@alice:{a.name}"
+    room = path_segment(await a.hs.rooms.create_room(alice, preset="public_chat"))
+    user = path_segment(alice)
+    for method, path in [
+        ("GET", f"/_matrix/client/v3/rooms/{room}/event/%24x%00"),
+        ("GET", f"/_matrix/client/v3/rooms/{room}/context/%24x%00"),
+        ("GET", "/_matrix/client/v3/rooms/%21x%00%3Ay/state"),
+        ("GET", f"/_matrix/client/v3/user/{user}/account_data/x%00"),
+        ("PUT", f"/_matrix/client/v3/user/{user}/account_data/x%00"),
+        ("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/t%00"),
+        ("PUT", f"/_matrix/client/v3/rooms/{room}/send/x%00/t"),
+        ("PUT", f"/_matrix/client/v3/rooms/{room}/state/x%00/"),
     ]:
-        status, body = await call(a, "GET", path, token)
-        assert status == expected, (path, body)
-    try:
+        status, body = await call(a, method, path, token, {} if method == "PUT" else None)
+        assert (status, body.get("errcode")) == (400, "M_INVALID_PARAM"), (path, body)
+    with pytest.raises(RemoteError) as err:
         await b.hs.federation.client.get_json(a.name, "/_matrix/federation/v1/event/%24x%00")
-    except RemoteError as err:
-        assert (err.status, err.errcode) == (404, "M_NOT_FOUND")
-    else:
-        raise AssertionError("an event id with NUL was found")
+    assert (err.value.status, err.value.errcode) == (400, "M_INVALID_PARAM")
+    # Internal lookups of such ids (ids from request bodies, EDUs) find nothing.
+    assert await a.hs.room_storage.events.get_by_id("$x\x00") is None
+    assert await a.hs.room_storage.events.get_room("!x\x00:y") is None
 
 
 async def test_edus_with_nul_dropped_without_errors(
