@@ -68,6 +68,7 @@ from ranvier.api.client.sso import SsoApi
 from ranvier.api.client.sync import SyncApi
 from ranvier.api.client.threepids import ThreepidApi
 from ranvier.api.client.typing import TypingApi
+from ranvier.api.client.user_directory import UserDirectoryApi
 from ranvier.api.client.versions import VersionsApi
 from ranvier.api.client.well_known import WellKnownApi
 from ranvier.api.federation.devices import FederationDevicesApi
@@ -134,6 +135,7 @@ from ranvier.users.account_data import AccountDataStore
 from ranvier.users.accounts import AccountStore
 from ranvier.users.cas import CasClient
 from ranvier.users.devices import DeviceStore
+from ranvier.users.directory import UserDirectory
 from ranvier.users.filters import FilterStore
 from ranvier.users.identity_client import IdentityClient
 from ranvier.users.mailer import Mailer
@@ -322,6 +324,17 @@ class Homeserver:
         )
         self.push.connect(self.bus, self.accounts, self.receipts, self.upgrade_follower)
         self.hierarchy = HierarchyService(self.membership, self.room_summaries)
+        self.user_directory = UserDirectory(
+            db,
+            self.room_storage,
+            self.profiles.store,
+            self.rooms.is_local,
+            search_all_users=config.user_api.user_directory.search_all_users,
+        )
+        self.bus.subscribe(ROOM_EVENTS, self.user_directory.on_room_event)
+        self.profiles.add_listener(self.user_directory.on_profile_change)
+        self.accounts.account_listeners.append(self.user_directory.on_account_created)
+        self.accounts.deactivation_listeners.append(self.user_directory.on_deactivated)
         federation_on = not config.global_.disable_federation
         self.e2ee = build_e2ee(db, self.accounts, self.federation.client if federation_on else None)
 
@@ -381,6 +394,7 @@ class Homeserver:
             PresenceApi(self.presence),
             UpgradeApi(self.upgrades),
             HierarchyApi(self.hierarchy),
+            UserDirectoryApi(self.user_directory, self.auth),
             KeysApi(self.federation.local_keys, self.federation.keyring),
             KeysClientApi(self.e2ee, self.accounts, self.uia),
         ]
@@ -552,6 +566,7 @@ class Homeserver:
             if self.federation_edus is not None:
                 await self.federation_edus.start()
             await self.presence.start()
+            self.user_directory.start()
         bound: list[tuple[str, int]] = []
         if http_bind is not None:
             for addr in await self.http.start(http_bind[0], http_bind[1]):
@@ -573,6 +588,7 @@ class Homeserver:
             self.http = None
         await self.metrics.stop()
         await self.room_input.queues.drain()
+        await self.user_directory.stop()
         await self.bus.close()
         await self.upgrade_follower.drain()
         await self.push.stop()

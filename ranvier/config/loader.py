@@ -61,6 +61,7 @@ from ranvier.config.schema import (
     ThumbnailSize,
     TurnConfig,
     UserApiConfig,
+    UserDirectoryConfig,
 )
 
 logger = logging.getLogger(__name__)
@@ -715,6 +716,11 @@ def _user_api(r: _Reader) -> UserApiConfig:
         auto_join_rooms=r.strings("auto_join_rooms", (), check=_check_room_ref),
         openid_token_lifetime_ms=r.integer(
             "openid_token_lifetime_ms", d.openid_token_lifetime_ms, minimum=1
+        ),
+        user_directory=UserDirectoryConfig(
+            search_all_users=r.section("user_directory").boolean(
+                "search_all_users", d.user_directory.search_all_users
+            )
         ),
     )
 

@@ -392,12 +392,22 @@ class SyncApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class UserDirectoryConfig:
+    """``user_api.user_directory``: who ``POST /user_directory/search`` can find."""
+
+    search_all_users: bool = False
+    """Every local account, not only users sharing a room with the searcher or in a
+    public room (Synapse's ``user_directory.search_all_users``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class UserApiConfig:
     """``user_api``: accounts and passwords."""
 
     bcrypt_cost: int = 10
     auto_join_rooms: tuple[str, ...] = ()
     openid_token_lifetime_ms: int = 60 * 60 * 1000
+    user_directory: UserDirectoryConfig = field(default_factory=UserDirectoryConfig)
 
 
 @dataclass(frozen=True, slots=True)

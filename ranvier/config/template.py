@@ -259,6 +259,11 @@ user_api:
   auto_join_rooms:
   #  - "#lobby:example.org"
   openid_token_lifetime_ms: 3600000
+  # The user directory (POST /user_directory/search) finds users who share a room
+  # with the searcher and users in public rooms (join rule public or history
+  # world_readable). true: every local account as well.
+  user_directory:
+    search_all_users: false
 
 # Logging: "std" writes to stderr, "file" to ranvier.log in params.path.
 # Levels: debug, info, warn, error.

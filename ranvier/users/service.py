@@ -91,6 +91,9 @@ class AccountService:
         """Set by the composition root when an SSO provider is configured: then
         re-authentication may also use ``m.login.sso``."""
         self.device_listeners: list[DeviceListener] = []
+        self.account_listeners: list[Callable[[str], Awaitable[None]]] = []
+        """``await listener(user_id)`` after an account is created (the user directory
+        lists it when every local user is searchable)."""
         self.deactivation_listeners: list[Callable[[str, bool], Awaitable[None]]] = []
         """``await listener(user_id, erase)`` after an account is deactivated (other
         components forget what they keep for the user, e.g. push rules)."""
@@ -143,6 +146,8 @@ class AccountService:
         )
         name = displayname if displayname is not None else user_id[1:].partition(":")[0]
         await self.profiles.store.set_field(user_id, "displayname", name)
+        for listener in list(self.account_listeners):
+            await listener(user_id)
         return account
 
     async def start_session(
