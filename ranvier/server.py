@@ -137,6 +137,7 @@ from ranvier.users.cas import CasClient
 from ranvier.users.devices import DeviceStore
 from ranvier.users.directory import UserDirectory
 from ranvier.users.filters import FilterStore
+from ranvier.users.identity_bindings import IdentityBindings, IdentityBindingStore
 from ranvier.users.identity_client import IdentityClient
 from ranvier.users.mailer import Mailer
 from ranvier.users.openid import OpenIdTokens
@@ -285,6 +286,13 @@ class Homeserver:
             verify_tls=not c_api.identity_servers.disable_tls_validation,
         )
         self.third_party_invites = ThirdPartyInvites(self.rooms, self.membership, self.identity)
+        self.identity_bindings = IdentityBindings(
+            IdentityBindingStore(db),
+            self.threepids.store,
+            self.identity,
+            server_name,
+            self.server_keys.signing_key,
+        )
         self.guest_access = GuestAccess(self.rooms, self._is_guest, self.membership.leave)
         self.bus.subscribe(ROOM_EVENTS, self.guest_access.on_room_event)
         self.profiles.add_listener(ProfileMemberUpdater(self.rooms).on_profile_change)
@@ -360,8 +368,15 @@ class Homeserver:
             ),
             *([] if sso is None else [sso]),
             LogoutApi(self.accounts, self.auth),
-            AccountApi(self.accounts, self.auth, self.uia),
-            ThreepidApi(self.accounts, self.auth, self.uia, self.threepids, self.rate_limiter),
+            AccountApi(self.accounts, self.auth, self.uia, self.identity_bindings),
+            ThreepidApi(
+                self.accounts,
+                self.auth,
+                self.uia,
+                self.threepids,
+                self.identity_bindings,
+                self.rate_limiter,
+            ),
             DevicesApi(self.accounts, self.auth, self.uia),
             ProfileApi(
                 self.accounts,

@@ -1,10 +1,13 @@
-"""Requests this homeserver makes to identity servers, for third-party invites.
+"""Requests this homeserver makes to identity servers, for third-party invites and
+for binding users' third-party identifiers.
 
 Spec: client-server-api "Third-party invites" (server behaviour: look the address up,
 or store the invite); identity-service-api v2 "Association lookup"
 (``GET /_matrix/identity/v2/hash_details``, ``POST /_matrix/identity/v2/lookup``),
 "Invitation storage" (``POST /_matrix/identity/v2/store-invite``) and "Key management"
-(``key_validity_url``, i.e. ``GET /_matrix/identity/v2/pubkey/isvalid?public_key=``).
+(``key_validity_url``, i.e. ``GET /_matrix/identity/v2/pubkey/isvalid?public_key=``);
+"Establishing associations" (``POST /_matrix/identity/v2/3pid/bind`` and
+``/3pid/unbind``), used by :mod:`ranvier.users.identity_bindings`.
 
 Theory of operation
 -------------------
@@ -20,8 +23,19 @@ invitation and returns the token, display name and public keys for the
 ``key_validity_url`` with ``?public_key=`` and reads ``{"valid": bool}``; any failure
 (unreachable, not JSON, no boolean) counts as invalid.
 
+:meth:`bind` publishes a validated session for a user with the client's
+``id_access_token``. :meth:`unbind` needs no token: the homeserver "authenticates as
+itself", as Synapse and Sydent do it: the request is signed like a federation request
+(server-server-api "Request Authentication") except that the signed object names the
+identity server as ``destination_is`` instead of ``destination``
+(:func:`unbind_authorization`); the identity server fetches this server's keys to check
+it. An answer of 400, 404 or 501 without a Matrix error in it means the identity server
+does not support unbinding (identity-service-api ``/3pid/unbind`` responses).
+
 Every failure to talk to an identity server becomes :class:`IdentityServerError`
-(the client API answers it with a 4xx/5xx of its own). The user names the server, so
+(the client API answers it with a 4xx/5xx of its own); an error status is the subclass
+:class:`IdentityServerRefused`, which keeps the status and any Matrix error so that
+callers told to "proxy any errors" can. The user names the server, so
 its addresses go through the same policy as federation's
 (:class:`~ranvier.federation.dns_cache.AddressPolicy`: ``deny_networks``,
 ``allow_networks``): names through
@@ -41,6 +55,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from ranvier.core.b64 import encode_base64
+from ranvier.core.canonical_json import encode_canonical_json
+from ranvier.core.signing import SigningKey
 from ranvier.federation.dns_cache import AddressPolicy, DnsCache
 
 if TYPE_CHECKING:
@@ -50,8 +66,26 @@ REQUEST_TIMEOUT_S = 10.0
 MAX_BODY_BYTES = 64 * 1024
 
 
+UNBIND_PATH = "/_matrix/identity/v2/3pid/unbind"
+
+
 class IdentityServerError(Exception):
     """An identity server could not be used (unreachable, refused, or a bad answer)."""
+
+
+class IdentityServerRefused(IdentityServerError):
+    """The identity server answered with an error status; ``errcode`` and ``error``
+    are set when the body is a Matrix error (``{"errcode": ...}``)."""
+
+    def __init__(self, url: str, status: int, body: Any) -> None:
+        self.status = status
+        self.errcode: str | None = None
+        self.error: str | None = None
+        if isinstance(body, dict) and isinstance(body.get("errcode"), str):
+            self.errcode = body["errcode"]
+            error = body.get("error")
+            self.error = error if isinstance(error, str) else None
+        super().__init__(f"{url} answered {status} {self.errcode or ''}".rstrip())
 
 
 def hashed_address(medium: str, address: str, pepper: str) -> str:
@@ -64,9 +98,26 @@ def hashed_address(medium: str, address: str, pepper: str) -> str:
 def base_url(id_server: str) -> str:
     """``https://<id_server>`` for a ``hostname[:port]``; 400-worthy values raise
     :class:`IdentityServerError`."""
-    if not id_server or any(c in id_server for c in "/?#@ \\"):
+    if not id_server or any(c in id_server for c in '/?#@ "\\'):
         raise IdentityServerError(f"invalid identity server name {id_server!r}")
     return f"https://{id_server}"
+
+
+def unbind_authorization(
+    key: SigningKey, origin: str, id_server: str, content: dict[str, Any]
+) -> str:
+    """The ``Authorization`` header of an unbind request signed by the homeserver
+    ``origin`` (module docstring): ``X-Matrix`` over ``{method, uri, origin,
+    destination_is, content}``."""
+    signed = {
+        "method": "POST",
+        "uri": UNBIND_PATH,
+        "origin": origin,
+        "destination_is": id_server,
+        "content": content,
+    }
+    sig = encode_base64(key.sign(encode_canonical_json(signed)))
+    return f'X-Matrix origin="{origin}",destination="{id_server}",key="{key.key_id}",sig="{sig}"'
 
 
 class IdentityClient:
@@ -104,7 +155,13 @@ class IdentityClient:
             raise IdentityServerError(f"identity server address {host} is not allowed")
 
     async def _request(
-        self, method: str, url: str, token: str | None = None, body: Any = None
+        self,
+        method: str,
+        url: str,
+        token: str | None = None,
+        body: Any = None,
+        *,
+        authorization: str | None = None,
     ) -> tuple[int, Any]:
         import aiohttp
 
@@ -113,6 +170,8 @@ class IdentityClient:
         data = None
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
+        elif authorization is not None:
+            headers["Authorization"] = authorization
         if body is not None:
             data = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
@@ -133,8 +192,10 @@ class IdentityClient:
 
     async def _json(self, method: str, url: str, token: str | None, body: Any = None) -> Any:
         status, data = await self._request(method, url, token, body)
-        if status != 200 or not isinstance(data, dict):
-            raise IdentityServerError(f"{method} {url} answered {status}")
+        if status != 200:
+            raise IdentityServerRefused(url, status, data)
+        if not isinstance(data, dict):
+            raise IdentityServerError(f"{method} {url} answered {status} without an object")
         return data
 
     async def lookup(self, id_server: str, token: str, medium: str, address: str) -> str | None:
@@ -166,6 +227,36 @@ class IdentityClient:
         ``display_name``) is checked by the caller."""
         base = base_url(id_server)
         return await self._json("POST", f"{base}/_matrix/identity/v2/store-invite", token, request)
+
+    async def bind(
+        self, id_server: str, token: str, sid: str, client_secret: str, mxid: str
+    ) -> dict[str, Any]:
+        """``POST /3pid/bind``: publish the validated session ``sid`` as ``mxid``'s.
+        The answer (``medium``, ``address``, ``mxid``, signatures...) is returned
+        after checking that ``medium`` and ``address`` are strings."""
+        url = f"{base_url(id_server)}/_matrix/identity/v2/3pid/bind"
+        body = {"sid": sid, "client_secret": client_secret, "mxid": mxid}
+        answer: dict[str, Any] = await self._json("POST", url, token, body)
+        if not isinstance(answer.get("medium"), str) or not isinstance(answer.get("address"), str):
+            raise IdentityServerError(f"{url}: the answer names no medium and address")
+        return answer
+
+    async def unbind(
+        self, id_server: str, mxid: str, medium: str, address: str, origin: str, key: SigningKey
+    ) -> bool:
+        """``POST /3pid/unbind`` signed by ``origin`` with ``key``: True once unbound,
+        False if the identity server does not support unbinding (400/404/501 without a
+        Matrix error); other errors raise :class:`IdentityServerRefused`."""
+        url = base_url(id_server) + UNBIND_PATH
+        content = {"mxid": mxid, "threepid": {"medium": medium, "address": address}}
+        auth = unbind_authorization(key, origin, id_server, content)
+        status, data = await self._request("POST", url, body=content, authorization=auth)
+        if status == 200:
+            return True
+        refused = IdentityServerRefused(url, status, data)
+        if status in (400, 404, 501) and refused.errcode is None:
+            return False
+        raise refused
 
     async def key_is_valid(self, key_validity_url: str, public_key: str) -> bool:
         """Whether ``key_validity_url`` says ``public_key`` is still valid."""

@@ -402,7 +402,7 @@ async def test_password_change_and_deactivation(client: Client) -> None:
     status, body = await client.request(
         "POST", f"{V3}/account/deactivate", {"erase": True, "auth": auth}, token=token
     )
-    assert status == 200 and body == {"id_server_unbind_result": "no-support"}
+    assert status == 200 and body == {"id_server_unbind_result": "success"}
     assert (await client.request("GET", f"{V3}/account/whoami", token=token))[0] == 401
     status, body = await client.request("POST", f"{V3}/login", {**login, "password": "new-pass"})
     assert (status, body["errcode"]) == (403, "M_USER_DEACTIVATED")

@@ -281,9 +281,9 @@ async def test_threepid_endpoints(client: Client) -> None:
         ("/account/3pid/add", {"client_secret": "cs"}, 400, "M_MISSING_PARAM"),
         (
             "/account/3pid/bind",
-            {"client_secret": "c", "id_server": "id.example", "id_access_token": "t", "sid": "1"},
+            {"client_secret": "c", "id_server": "id/example", "id_access_token": "t", "sid": "1"},
             400,
-            "M_SERVER_NOT_TRUSTED",
+            "M_INVALID_PARAM",
         ),
         (
             "/account/3pid/delete",

@@ -7,6 +7,11 @@ A password change is authorised by the access token plus re-authentication (UIA)
 without an access token, by proving control of an email address bound to the account
 (``m.login.email.identity``, after ``/account/password/email/requestToken``): the
 password reset of password_management.yaml.
+
+Deactivation first unbinds the user's third-party identifiers from identity servers
+(:meth:`ranvier.users.identity_bindings.IdentityBindings.unbind_all`; ``id_server``,
+remembered across the UIA round trips like ``erase``), which gives
+``id_server_unbind_result``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from ranvier.http.parse import (
     parse_json_body_or_empty,
 )
 from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.users.identity_bindings import SUCCESS, IdentityBindings, check_id_server
 from ranvier.users.registration import MAX_PASSWORD_CHARS
 from ranvier.users.service import AccountService
 from ranvier.users.uia import StageFailed, UiaSession, UserInteractiveAuth
@@ -32,12 +38,17 @@ class AccountApi:
     """Serves the account management endpoints."""
 
     def __init__(
-        self, accounts: AccountService, auth: Authenticator, uia: UserInteractiveAuth
+        self,
+        accounts: AccountService,
+        auth: Authenticator,
+        uia: UserInteractiveAuth,
+        bindings: IdentityBindings | None = None,
     ) -> None:
         self.accounts = accounts
         self.auth = auth
         self.uia = uia
         self.reauth = Reauth(accounts, uia)
+        self.bindings = bindings
 
     async def whoami(self, request: Request) -> Response:
         """``GET /account/whoami``."""
@@ -133,18 +144,28 @@ class AccountApi:
         return json_response({})
 
     async def deactivate(self, request: Request) -> Response:
-        """``POST /account/deactivate`` (UIA ``m.login.password``; ``erase`` clears data)."""
+        """``POST /account/deactivate`` (UIA ``m.login.password``; ``erase`` clears data;
+        identifiers unbound from identity servers first, see the module docstring)."""
         requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body_or_empty(request)
-        optional_str(body, "id_server")
         params: dict[str, Any] = {}
+        id_server = optional_str(body, "id_server")
+        if id_server is not None:
+            check_id_server(id_server)
+            params["id_server"] = id_server
         erase = optional_bool(body, "erase")
         if erase is not None:
             params["erase"] = erase
         auth = body.get("auth")
         session = await self.reauth.authenticate(request, requester.user_id, auth, params)
+        id_server = session.params.get("id_server")
+        result = SUCCESS
+        if self.bindings is not None:
+            result = await self.bindings.unbind_all(
+                requester.user_id, id_server if isinstance(id_server, str) else None
+            )
         await self.accounts.deactivate(requester.user_id, erase=session.params.get("erase") is True)
-        return json_response({"id_server_unbind_result": "no-support"})
+        return json_response({"id_server_unbind_result": result})
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""

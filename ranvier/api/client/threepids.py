@@ -1,14 +1,23 @@
 """Third-party identifiers on accounts (client-server-api "Adding Account
 Administrative Contact Information", administrative_contact.yaml; the
 ``/account/password/*/requestToken`` endpoints of password_management.yaml; the
-validation link). Logic lives in :mod:`ranvier.users.threepids`.
+validation link). Logic lives in :mod:`ranvier.users.threepids` (addresses on the
+account) and :mod:`ranvier.users.identity_bindings` (bindings at identity servers).
 
 Email addresses are validated by this server's own mail (when ``client_api.email``
-is configured) and then added to the account; nothing is ever published to an
-identity server: this server trusts none, so ``/3pid/bind`` answers
-``M_SERVER_NOT_TRUSTED`` and unbinding reports ``no-support``. Phone numbers cannot
-be validated (no SMS sender): their ``requestToken`` endpoints answer
+is configured) and then added to the account. Phone numbers cannot be validated (no
+SMS sender): their ``requestToken`` endpoints answer
 ``M_THREEPID_MEDIUM_NOT_SUPPORTED`` / ``M_THREEPID_NOT_FOUND``.
+
+``/3pid/bind`` publishes an address the client validated with an identity server
+there, and remembers where; ``/3pid/unbind`` removes it from the identity server only,
+``/3pid/delete`` from the account and the identity server. Both accept an address that
+is not on the account (it may have been bound through ``/bind``, which does not add
+it, or out of band; the identity server checks that it is bound to this user), but
+``/delete`` of an address neither on the account nor at any identity server that is
+known or named answers 400 ``M_THREEPID_NOT_FOUND``. Both answer
+``id_server_unbind_result``. ``/bind`` and ``/unbind`` are also served under the
+``unstable`` prefix (older clients and Sytest).
 
 The deprecated ``POST /account/3pid`` behaves "as though [bind] was false"
 (administrative_contact.yaml), which in its original meaning is: add the validated
@@ -23,11 +32,12 @@ import html
 from typing import Any
 
 from ranvier.api.auth import Authenticator
-from ranvier.api.client.common import V3, RouteDef
+from ranvier.api.client.common import CLIENT, V3, RouteDef
 from ranvier.api.client.reauth import Reauth
 from ranvier.http.parse import optional_dict, optional_str, parse_json_body, require_str
 from ranvier.http.ratelimit import RateLimiter
 from ranvier.http.types import MatrixError, Request, Response, json_response
+from ranvier.users.identity_bindings import IdentityBindings
 from ranvier.users.service import AccountService
 from ranvier.users.threepids import (
     MEDIUM_EMAIL,
@@ -58,12 +68,14 @@ class ThreepidApi:
         auth: Authenticator,
         uia: UserInteractiveAuth,
         threepids: ThreepidService,
+        bindings: IdentityBindings,
         limiter: RateLimiter | None = None,
     ) -> None:
         self.accounts = accounts
         self.auth = auth
         self.reauth = Reauth(accounts, uia)
         self.threepids = threepids
+        self.bindings = bindings
         self.limiter = limiter
 
     def _limit(self, request: Request) -> None:
@@ -122,34 +134,50 @@ class ThreepidApi:
         return await self._bind(requester.user_id, await self._validated(creds))
 
     async def bind(self, request: Request) -> Response:
-        """``POST /account/3pid/bind``: no identity server is trusted."""
-        await self.auth.require_user(request, allow_guest=False)
+        """``POST /account/3pid/bind``: bind at the identity server (module docstring)."""
+        requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body(request)
-        for key in ("client_secret", "id_server", "id_access_token", "sid"):
+        client_secret, id_server, id_access_token, sid = (
             require_str(body, key)
-        raise MatrixError(400, "M_SERVER_NOT_TRUSTED", "This server trusts no identity server")
+            for key in ("client_secret", "id_server", "id_access_token", "sid")
+        )
+        await self.bindings.bind(requester.user_id, id_server, id_access_token, sid, client_secret)
+        return json_response({})
 
     async def delete(self, request: Request) -> Response:
-        """``POST /account/3pid/delete``: remove an address from the account."""
+        """``POST /account/3pid/delete``: remove an address from the account and unbind
+        it from the identity server named or recorded (module docstring)."""
         requester = await self.auth.require_user(request, allow_guest=False)
-        medium, address = self._threepid(parse_json_body(request))
-        if not await self.threepids.store.unbind(requester.user_id, medium, address):
+        body = parse_json_body(request)
+        medium, address = self._threepid(body)
+        id_server = optional_str(body, "id_server")
+        user_id = requester.user_id
+        on_account = await self.threepids.store.owner(medium, address) == user_id
+        if (
+            not on_account
+            and id_server is None
+            and not await self.bindings.known_servers(user_id, medium, address)
+        ):
             raise MatrixError(400, "M_THREEPID_NOT_FOUND", "This identifier is not on the account")
-        return json_response({"id_server_unbind_result": "no-support"})
+        result = await self.bindings.unbind(user_id, medium, address, id_server)
+        if on_account:
+            await self.threepids.store.unbind(user_id, medium, address)
+        return json_response({"id_server_unbind_result": result})
 
     async def unbind(self, request: Request) -> Response:
-        """``POST /account/3pid/unbind``: nothing is ever bound at an identity server."""
+        """``POST /account/3pid/unbind``: unbind from the identity server named or
+        recorded, leaving the account's 3PIDs as they are."""
         requester = await self.auth.require_user(request, allow_guest=False)
-        medium, address = self._threepid(parse_json_body(request))
-        if await self.threepids.store.owner(medium, address) != requester.user_id:
-            raise MatrixError(400, "M_THREEPID_NOT_FOUND", "This identifier is not on the account")
-        return json_response({"id_server_unbind_result": "no-support"})
+        body = parse_json_body(request)
+        medium, address = self._threepid(body)
+        id_server = optional_str(body, "id_server")
+        result = await self.bindings.unbind(requester.user_id, medium, address, id_server)
+        return json_response({"id_server_unbind_result": result})
 
     @staticmethod
     def _threepid(body: dict[str, Any]) -> tuple[str, str]:
         medium = require_str(body, "medium")
         address = require_str(body, "address")
-        optional_str(body, "id_server")
         if medium not in ("email", "msisdn"):
             raise MatrixError(400, "M_INVALID_PARAM", "medium must be 'email' or 'msisdn'")
         if medium == MEDIUM_EMAIL:
@@ -206,8 +234,10 @@ class ThreepidApi:
             ("POST", f"{V3}/account/3pid", self.add_deprecated),
             ("POST", f"{V3}/account/3pid/add", self.add),
             ("POST", f"{V3}/account/3pid/bind", self.bind),
+            ("POST", f"{CLIENT}/unstable/account/3pid/bind", self.bind),
             ("POST", f"{V3}/account/3pid/delete", self.delete),
             ("POST", f"{V3}/account/3pid/unbind", self.unbind),
+            ("POST", f"{CLIENT}/unstable/account/3pid/unbind", self.unbind),
             ("POST", f"{V3}/account/3pid/email/requestToken", self.add_request_token),
             ("POST", f"{V3}/account/3pid/msisdn/requestToken", self.add_request_token),
             ("POST", f"{V3}/account/password/email/requestToken", self.password_request_token),
