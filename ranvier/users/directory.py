@@ -31,9 +31,10 @@ three sources:
 Messages of one room arrive in order, but the state read when a room starts being
 tracked may be ahead of the messages still queued; every step sets a row to what an
 event says, so applying those later messages leaves the index as the final state says.
-The index is derived data: on first start (no ``user_directory_built`` meta key) it is
-built from the rooms local users are joined to; a message lost in a crash is repaired
-when that user or room changes again.
+The index is derived data: on first start (no ``user_directory_built`` meta key), and
+on the first start with ``search_all_users`` on, it is built from the rooms local users
+are joined to (and the local accounts); a message lost in a crash is repaired when that
+user or room changes again.
 """
 
 from __future__ import annotations
@@ -237,11 +238,20 @@ class UserDirectory:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._build
 
+    async def wait_built(self) -> None:
+        """Wait for a build started by :meth:`start` to finish."""
+        if self._build is not None:
+            await self._build
+
     async def _build_if_needed(self) -> None:
+        # "rooms": built from rooms; "all": every local account listed as well (so that
+        # turning search_all_users on later lists the accounts that are in no room).
+        wanted = "all" if self.search_all_users else "rooms"
         try:
-            if await get_meta(self.db, BUILT_META_KEY) is None:
+            built = await get_meta(self.db, BUILT_META_KEY)
+            if built is None or (wanted == "all" and built != "all"):
                 await self.rebuild()
-                await set_meta(self.db, BUILT_META_KEY, "1")
+                await set_meta(self.db, BUILT_META_KEY, wanted)
         except Exception:
             logger.exception("building the user directory failed")
 

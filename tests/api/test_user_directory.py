@@ -14,7 +14,9 @@ import aiohttp
 import pytest
 
 from ranvier.config.schema import DatabaseConfig, UserDirectoryConfig
+from ranvier.db.meta import get_meta
 from ranvier.server import Homeserver
+from ranvier.users.directory import BUILT_META_KEY, UserDirectory
 from tests.api.conftest import make_config
 from tests.api.test_directory_fixtures import V3, Hs
 
@@ -196,6 +198,19 @@ async def test_rebuild_from_rooms(make_hs: Factory) -> None:
     assert await found(h, b, "alice") == []
     await h.server.user_directory.rebuild()
     assert await found(h, b, "alice") == [alice]
+
+    # Turning search_all_users on lists the accounts that are in no room, once.
+    dave, _ = await h.user("dave")
+    srv = h.server
+    everyone = UserDirectory(
+        db, srv.room_storage, srv.profiles.store, srv.rooms.is_local, search_all_users=True
+    )
+    assert (await everyone.search(alice, "dave"))[0] == []
+    assert await get_meta(db, BUILT_META_KEY) == "rooms"
+    everyone.start()
+    await everyone.wait_built()
+    assert [e.user_id for e in (await everyone.search(alice, "dave"))[0]] == [dave]
+    assert await get_meta(db, BUILT_META_KEY) == "all"
 
 
 async def test_bad_input(make_hs: Factory) -> None:
