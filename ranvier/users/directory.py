@@ -49,7 +49,7 @@ from ranvier.db.api import Database
 from ranvier.db.meta import get_meta, set_meta
 from ranvier.rooms.outputs import RoomEventPersisted
 from ranvier.rooms.storage import RoomStorage
-from ranvier.users.directory_store import DirectoryEntry, UserDirectoryStore
+from ranvier.users.directory_store import DirectoryEntry, UserDirectoryStore, clean_value
 from ranvier.users.profiles import ProfileStore
 
 logger = logging.getLogger(__name__)
@@ -122,9 +122,8 @@ class UserDirectory:
                 if local:
                     await self.track_room(msg.room_id)
                 return
-            await self.store.add_member(msg.room_id, user_id, local)
             content = msg.pdu.get("content")
-            await self._list(user_id, content if isinstance(content, dict) else {})
+            await self._list(user_id, content if isinstance(content, dict) else {}, msg.room_id)
             return
         if not tracked:
             return
@@ -176,24 +175,32 @@ class UserDirectory:
         for user_id in await self.store.untrack_room(room_id):
             await self._unlist_if_roomless(user_id)
 
-    async def _list(self, user_id: str, member_content: dict[str, Any]) -> None:
-        """List ``user_id``: a local user with their profile (read once, then kept by
-        :meth:`on_profile_change`), a remote one with the member event's."""
-        if self.is_local(user_id):
-            if await self.store.profile(user_id) is None:
-                profile = await self.profiles.get(user_id)
-                await self.store.set_profile(
-                    user_id, profile.get("displayname"), profile.get("avatar_url"), True
-                )
-            return
-        name, avatar = member_content.get("displayname"), member_content.get("avatar_url")
+    async def _list(
+        self, user_id: str, member_content: dict[str, Any], room_id: str | None = None
+    ) -> None:
+        """List ``user_id`` (as a member of ``room_id`` when given): a local user with
+        their profile (read once, then kept by :meth:`on_profile_change`), a remote one
+        with the member event's. Reads first; writes, in one transaction, only what
+        changed (a join that only renames costs two reads and one write)."""
+        local = self.is_local(user_id)
+        add_to = room_id if room_id and not await self.store.is_member(room_id, user_id) else None
         current = await self.store.profile(user_id)
-        wanted = (
-            name if isinstance(name, str) and name else None,
-            avatar if isinstance(avatar, str) and avatar else None,
-        )
-        if current is None or current != wanted:
-            await self.store.set_profile(user_id, name, avatar, False)
+        wanted: tuple[str | None, str | None] | None = None
+        if local:
+            if current is None:
+                profile = await self.profiles.get(user_id)
+                wanted = (
+                    clean_value(profile.get("displayname")),
+                    clean_value(profile.get("avatar_url")),
+                )
+        else:
+            got = (
+                clean_value(member_content.get("displayname")),
+                clean_value(member_content.get("avatar_url")),
+            )
+            wanted = None if got == current else got
+        if add_to is not None or wanted is not None:
+            await self.store.record(user_id, local, room_id=add_to, profile=wanted)
 
     async def _unlist_if_roomless(self, user_id: str) -> None:
         if self.search_all_users and self.is_local(user_id):

@@ -62,7 +62,7 @@ def user_words(user_id: str, display_name: str | None) -> set[str]:
     return words
 
 
-def _clean(value: Any) -> str | None:
+def clean_value(value: Any) -> str | None:
     """A string profile value fit to store (PostgreSQL text holds no U+0000), else None."""
     if not isinstance(value, str) or not value:
         return None
@@ -166,6 +166,15 @@ class UserDirectoryStore:
             > 0
         )
 
+    async def is_member(self, room_id: str, user_id: str) -> bool:
+        """Whether ``user_id`` is recorded as joined to the room."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM user_directory_members WHERE room_id = $1 AND user_id = $2",
+            room_id,
+            user_id,
+        )
+        return row is not None
+
     async def in_any_room(self, user_id: str) -> bool:
         """Whether ``user_id`` is joined to any tracked room."""
         row = await self.db.fetchone(
@@ -215,18 +224,32 @@ class UserDirectoryStore:
         self, user_id: str, display_name: Any, avatar_url: Any, is_local: bool
     ) -> None:
         """List ``user_id`` with this profile (non-strings are absent), words rewritten."""
-        name, avatar = _clean(display_name), _clean(avatar_url)
+        name, avatar = clean_value(display_name), clean_value(avatar_url)
         async with self.db.transaction() as conn:
-            await conn.execute(
-                "INSERT INTO user_directory (user_id, display_name, avatar_url, is_local)"
-                " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET"
-                " display_name = EXCLUDED.display_name, avatar_url = EXCLUDED.avatar_url",
-                user_id,
-                name,
-                avatar,
-                is_local,
-            )
-            await _replace_words(conn, user_id, user_words(user_id, name))
+            await _write_profile(conn, user_id, name, avatar, is_local)
+
+    async def record(
+        self,
+        user_id: str,
+        is_local: bool,
+        *,
+        room_id: str | None = None,
+        profile: tuple[str | None, str | None] | None = None,
+    ) -> None:
+        """In one transaction: add ``user_id`` to the members of ``room_id`` (when
+        given) and list them with ``profile`` (when given, values as
+        :func:`clean_value` returns them)."""
+        async with self.db.transaction() as conn:
+            if room_id is not None:
+                await conn.execute(
+                    "INSERT INTO user_directory_members (room_id, user_id, is_local)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (room_id, user_id) DO NOTHING",
+                    room_id,
+                    user_id,
+                    is_local,
+                )
+            if profile is not None:
+                await _write_profile(conn, user_id, profile[0], profile[1], is_local)
 
     async def remove_user(self, user_id: str, *, memberships: bool = False) -> None:
         """Unlist ``user_id`` (and forget their room memberships when asked)."""
@@ -296,6 +319,21 @@ class UserDirectoryStore:
             for r in rows
         ]
         return entries[:limit], len(entries) > limit
+
+
+async def _write_profile(
+    conn: Connection, user_id: str, name: str | None, avatar: str | None, is_local: bool
+) -> None:
+    await conn.execute(
+        "INSERT INTO user_directory (user_id, display_name, avatar_url, is_local)"
+        " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id) DO UPDATE SET"
+        " display_name = EXCLUDED.display_name, avatar_url = EXCLUDED.avatar_url",
+        user_id,
+        name,
+        avatar,
+        is_local,
+    )
+    await _replace_words(conn, user_id, user_words(user_id, name))
 
 
 async def _replace_words(conn: Connection, user_id: str, words: Sequence[str] | set[str]) -> None:
