@@ -21,7 +21,11 @@ user's words; a term starting with ``@`` may instead be a prefix of the whole us
 A prefix is a range scan ``word >= p AND word < p || U+10FFFF`` on the primary key,
 which is a prefix search because the column compares bytewise (SQLite's BINARY, the
 ``C`` collation on PostgreSQL). Results are ranked by how many words matched exactly,
-then users with a display name, then with an avatar, then by user id.
+then users with a display name, then with an avatar, then by user id. To bound the
+cost of a short prefix on a big directory, each search word reads at most
+:data:`MAX_CANDIDATES` words (the first in byte order, exact matches first): on such
+a directory a one- or two-letter term may miss users further down that range until
+the term grows.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ MAX_WORD_CHARS = 64
 MAX_USER_WORDS = 48
 MAX_QUERY_WORDS = 8
 MAX_TERM_CHARS = 256
+MAX_CANDIDATES = 2000
+"""Words read per search word: a search costs at most this many candidates per word
+(SQLite reads run on the event loop). A prefix of more words considers the first ones
+in byte order, where exact matches come first."""
 _TOP = "\U0010ffff"
 """Greater, in bytewise UTF-8 order, than any character that can follow a prefix."""
 _WORD_RE = re.compile(r"\w+")
@@ -278,8 +286,9 @@ class UserDirectoryStore:
                 args += [word, word + _TOP]
                 parts.append(
                     f"SELECT user_id, MAX(CASE WHEN word = ${n + 1} THEN 1 ELSE 0 END) AS e"
-                    f" FROM user_directory_words WHERE word >= ${n + 1} AND word < ${n + 2}"
-                    " GROUP BY user_id"
+                    " FROM (SELECT word, user_id FROM user_directory_words"
+                    f" WHERE word >= ${n + 1} AND word < ${n + 2}"
+                    f" ORDER BY word LIMIT {MAX_CANDIDATES}) w GROUP BY user_id"
                 )
             branches.append(
                 "SELECT user_id, SUM(e) AS score FROM ("
@@ -290,8 +299,9 @@ class UserDirectoryStore:
             n = len(args)
             args += [whole, whole + _TOP]
             branches.append(
-                f"SELECT user_id, {len(words) + 1} AS score FROM user_directory_words"
-                f" WHERE word >= ${n + 1} AND word < ${n + 2}"
+                f"SELECT user_id, {len(words) + 1} AS score FROM (SELECT user_id"
+                f" FROM user_directory_words WHERE word >= ${n + 1} AND word < ${n + 2}"
+                f" ORDER BY word LIMIT {MAX_CANDIDATES}) w"
             )
         if not branches or limit < 0:
             return [], False

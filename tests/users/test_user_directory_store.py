@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ranvier.db.api import Database
+from ranvier.users import directory_store
 from ranvier.users.directory_store import UserDirectoryStore, split_words, user_words
 
 
@@ -111,9 +114,7 @@ async def test_matching_ranking_and_limit(database: Database) -> None:
         "display_name": "Alan Turing",
         "avatar_url": "mxc://hs/a",
     }
-    assert (await store.search("@x:hs", "noname", 1))[0][0].to_json() == {
-        "user_id": "@noname:hs"
-    }
+    assert (await store.search("@x:hs", "noname", 1))[0][0].to_json() == {"user_id": "@noname:hs"}
 
 
 async def test_profile_updates_and_removal(database: Database) -> None:
@@ -129,3 +130,17 @@ async def test_profile_updates_and_removal(database: Database) -> None:
     assert await store.profile("@u:hs") is None
     assert not await store.in_any_room("@u:hs")
     assert await _ids(store, "@x:hs", "u") == []
+
+
+async def test_candidates_bounded_exact_first(database: Database, monkeypatch: Any) -> None:
+    monkeypatch.setattr(directory_store, "MAX_CANDIDATES", 3)
+    store = UserDirectoryStore(database)
+    users = ["@zz1:hs", "@zz2:hs", "@zz3:hs", "@zz4:hs", "@zz5:hs"]
+    names = ["Abe", "Abb", "Aba", "Ab", "Abc"]
+    for user, name in zip(users, names, strict=True):
+        await store.set_profile(user, name, None, True)
+    await store.track_room("!r:hs", True, [(u, True) for u in users])
+    # Only the first three words in byte order are read; the exact one is among them.
+    results, _ = await store.search("@x:hs", "ab", 10)
+    assert [r.display_name for r in results] == ["Ab", "Abb", "Aba"]  # then by user id
+    assert [r.display_name for r in (await store.search("@x:hs", "abe", 10))[0]] == ["Abe"]
