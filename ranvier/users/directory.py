@@ -26,7 +26,8 @@ three sources:
 * the profile service: a local user's listing shows their global profile (room-
   specific names are not what a directory shows), updated on every change.
 * account creation and deactivation: with ``search_all_users`` new accounts are
-  listed at once; deactivated accounts are always unlisted.
+  listed at once; deactivated accounts are unlisted and never listed again (they stay
+  joined to their rooms, so their memberships still count as the server's).
 
 Messages of one room arrive in order, but the state read when a room starts being
 tracked may be ahead of the messages still queued; every step sets a row to what an
@@ -187,7 +188,7 @@ class UserDirectory:
         current = await self.store.profile(user_id)
         wanted: tuple[str | None, str | None] | None = None
         if local:
-            if current is None:
+            if current is None and not await self.store.deactivated(user_id):
                 profile = await self.profiles.get(user_id)
                 wanted = (
                     clean_value(profile.get("displayname")),
@@ -214,7 +215,8 @@ class UserDirectory:
         """A :data:`ranvier.users.profiles.ProfileListener`: relist a listed local user."""
         if not self.is_local(user_id):
             return
-        if self.search_all_users or await self.store.profile(user_id) is not None:
+        listed = await self.store.profile(user_id) is not None
+        if listed or (self.search_all_users and not await self.store.deactivated(user_id)):
             await self.store.set_profile(
                 user_id, profile.get("displayname"), profile.get("avatar_url"), True
             )
@@ -228,8 +230,10 @@ class UserDirectory:
             )
 
     async def on_deactivated(self, user_id: str, erase: bool) -> None:
-        """An ``AccountService.deactivation_listeners`` entry: unlist the user."""
-        await self.store.remove_user(user_id, memberships=True)
+        """An ``AccountService.deactivation_listeners`` entry: unlist the user (their
+        room memberships stay recorded: the account stays joined to its rooms, and is
+        not listed again while deactivated)."""
+        await self.store.remove_user(user_id)
 
     # -- building -----------------------------------------------------------------------
 

@@ -207,6 +207,13 @@ class UserDirectoryStore:
         )
         return sorted(str(r[0]) for r in rows)
 
+    async def deactivated(self, user_id: str) -> bool:
+        """Whether ``user_id`` is a deactivated local account (never listed)."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM accounts WHERE user_id = $1 AND deactivated", user_id
+        )
+        return row is not None
+
     async def active_local_accounts(self) -> list[str]:
         """Every local account not deactivated."""
         rows = await self.db.fetchall(

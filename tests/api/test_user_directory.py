@@ -180,7 +180,13 @@ async def test_search_all_users_and_deactivation(make_hs: Factory) -> None:
     assert await found(h, a, "alice") == [alice]
     await set_name(h, b, bob, "Robert")
     assert await found(h, a, "robert") == [bob]
-    await h.server.accounts.deactivate(bob, erase=False)
+    room = await h.create_room(a, preset="public_chat")
+    await h.ok("POST", f"{V3}/rooms/{room}/join", {}, token=b)
+    await eventually(h, a, "robert", [bob])
+    await h.server.accounts.deactivate(bob, erase=True)
+    assert await found(h, a, "bob") == []
+    # Still joined, but not listed again when the room is read afresh.
+    await h.server.user_directory.rebuild()
     assert await found(h, a, "bob") == []
 
 
