@@ -224,6 +224,13 @@ async def test_bad_input(make_hs: Factory) -> None:
     _, a = await h.user("alice")
     assert await h.err("POST", SEARCH, {"search_term": "x"}) == (401, "M_MISSING_TOKEN")
     assert await h.err("POST", SEARCH, {}, token=a) == (400, "M_MISSING_PARAM")
+    status, guest = await h.request("POST", f"{V3}/register?kind=guest", {})
+    assert status == 200, guest
+    body = {"search_term": "alice"}
+    assert await h.err("POST", SEARCH, body, token=guest["access_token"]) == (
+        403,
+        "M_GUEST_ACCESS_FORBIDDEN",
+    )
     assert await h.err("POST", SEARCH, {"search_term": 5}, token=a) == (400, "M_INVALID_PARAM")
     for limit in ("3", 1.5, True, -1):
         body = {"search_term": "x", "limit": limit}

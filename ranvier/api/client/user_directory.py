@@ -4,7 +4,9 @@ Body ``{search_term, limit?}`` (``limit`` defaults to 10); answer
 ``{results: [{user_id, display_name?, avatar_url?}], limited}``. Which users can be
 found is decided by :class:`ranvier.users.directory.UserDirectory`. A missing or
 non-string ``search_term`` is 400 ``M_MISSING_PARAM``/``M_INVALID_PARAM``, a negative
-or non-integer ``limit`` 400 ``M_INVALID_PARAM``.
+or non-integer ``limit`` 400 ``M_INVALID_PARAM``. Guests get 403
+``M_GUEST_ACCESS_FORBIDDEN``: the endpoint is not among those client-server-api "Guest
+access" opens to them.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class UserDirectoryApi:
 
     async def search(self, request: Request) -> Response:
         """``POST /user_directory/search``."""
-        requester = await self.auth.require_user(request)
+        requester = await self.auth.require_user(request, allow_guest=False)
         body = parse_json_body(request)
         term = require_str(body, "search_term")
         limit = optional_int(body, "limit", DEFAULT_LIMIT)
