@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ranvier.core.property_paths import split_path
 from ranvier.core.push_rules import HISTORICAL_ACTIONS, KINDS, LEGACY_MENTION_RULES
 
 JsonDict = dict[str, Any]
@@ -61,29 +62,6 @@ Predicate = Callable[[JsonDict, RoomFacts], bool]
 
 
 # ---- paths and globs ----------------------------------------------------------------
-
-
-@lru_cache(maxsize=4096)
-def split_path(key: str) -> tuple[str, ...]:
-    """``content.m\\.relates_to`` -> ``("content", "m.relates_to")``: dots split,
-    ``\\.`` and ``\\\\`` are escapes, other backslashes are literal."""
-    parts: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(key):
-        ch = key[i]
-        if ch == "\\" and i + 1 < len(key) and key[i + 1] in ".\\":
-            current.append(key[i + 1])
-            i += 2
-            continue
-        if ch == ".":
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(ch)
-        i += 1
-    parts.append("".join(current))
-    return tuple(parts)
 
 
 def lookup(event: Mapping[str, Any], path: Sequence[str]) -> Any:

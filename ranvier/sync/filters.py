@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from ranvier.core.events import Event, JsonDict
+from ranvier.core.property_paths import split_path
 from ranvier.http.types import MatrixError
 from ranvier.users.filters import FilterStore, validate_filter
 
@@ -213,28 +214,6 @@ class SyncFilter:
         if self.event_fields is None:
             return event
         return project_fields(event, self.event_fields)
-
-
-def split_path(path: str) -> tuple[str, ...]:
-    """Split a dot-separated property path; ``\\.`` and ``\\\\`` are a literal dot and
-    backslash, other escapes stay as written (appendices "Dot-separated property paths")."""
-    parts: list[str] = []
-    cur: list[str] = []
-    i = 0
-    while i < len(path):
-        c = path[i]
-        if c == "\\" and i + 1 < len(path) and path[i + 1] in ".\\":
-            cur.append(path[i + 1])
-            i += 2
-            continue
-        if c == ".":
-            parts.append("".join(cur))
-            cur = []
-        else:
-            cur.append(c)
-        i += 1
-    parts.append("".join(cur))
-    return tuple(parts)
 
 
 def project_fields(event: Mapping[str, Any], paths: Sequence[tuple[str, ...]]) -> JsonDict:
