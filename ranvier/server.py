@@ -424,6 +424,8 @@ class Homeserver:
             )
             apis.append(self.federation_rooms)
             self.federation_rooms.third_party.prepare = self.third_party_invites.invite_content
+            # The client /hierarchy walk asks other servers about rooms not held here.
+            self.hierarchy.remote = self.federation_rooms.directory_client.hierarchy
             client = self.federation.client
 
             async def remote_exchange(destination: str, room_id: str, partial: JsonDict) -> None:

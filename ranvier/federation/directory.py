@@ -30,7 +30,9 @@ Theory of operation
 (:meth:`DirectoryClient.resolve_alias`: the ``RemoteAliasResolver`` of
 :class:`~ranvier.rooms.aliases.AliasStore`, so ``GET /directory/room`` and ``/join``
 by alias work for remote aliases); ``/publicRooms?server=`` of a client is passed to that
-server (``GET`` without a filter, ``POST`` with one) and its answer returned.
+server (``GET`` without a filter, ``POST`` with one) and its answer returned; the
+space hierarchy of a room this server does not hold is asked of the servers its link
+names (:meth:`DirectoryClient.hierarchy`, used by the client ``/hierarchy`` walk).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import Any
 
 from ranvier.core.events import JsonDict
 from ranvier.core.ids import InvalidIdentifier, server_name_of
-from ranvier.federation.client import FederationClient, RemoteError, Unreachable
+from ranvier.federation.client import FederationClient, RemoteError, Unreachable, path_segment
 from ranvier.federation.room_data import RoomData
 from ranvier.http.types import MatrixError
 from ranvier.rooms.aliases import AliasService, check_alias_syntax
@@ -190,3 +192,24 @@ class DirectoryClient:
         if not isinstance(answer, dict) or not isinstance(answer.get("chunk"), list):
             raise MatrixError(404, "M_NOT_FOUND", f"{server} answered no room list")
         return answer
+
+    async def hierarchy(
+        self, room_id: str, servers: list[str], suggested_only: bool
+    ) -> JsonDict | None:
+        """``GET /hierarchy/{roomId}`` of the first of ``servers`` that answers with a
+        ``room`` object; None when none does (unknown, refused, unreachable)."""
+        for server in servers:
+            if server == self.server_name:
+                continue
+            try:
+                answer = await self.client.get_json(
+                    server,
+                    f"{V1}/hierarchy/{path_segment(room_id)}",
+                    {"suggested_only": "true" if suggested_only else "false"},
+                )
+            except (RemoteError, Unreachable) as exc:
+                logger.info("hierarchy of %s: %s failed: %s", room_id, server, exc)
+                continue
+            if isinstance(answer, dict) and isinstance(answer.get("room"), dict):
+                return answer
+        return None

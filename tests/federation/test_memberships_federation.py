@@ -371,3 +371,59 @@ async def _exchange_third_party_invite(
     assert await membership(b, room_id, bob) == "invite"
     await b.hs.membership.join(room_id, bob)
     assert await membership(a, room_id, bob) == "join"
+
+
+async def test_client_hierarchy_walks_rooms_held_elsewhere(
+    tmp_path: Path, peers: list[Peer], databases: dict[str, str | None]
+) -> None:
+    """B's client asks for a space B does not hold: the walk asks A (through the room
+    id's server, then each link's via) and mixes in a child B holds itself."""
+    a, b = await start_two(tmp_path, peers, databases)
+    alice = f"@alice:{a.name}"
+    await a.hs.accounts.create_account(alice, "pw")
+    token = await login(b, "bob")
+    bob = f"@bob:{b.name}"
+    space_type = {"type": "m.space"}
+    # The unknown root is asked of its id's server (a v10 id names it; v12 ids name
+    # none, so such a root is only reached through a link's via); children are v12.
+    space = await a.hs.rooms.create_room(
+        alice, preset="public_chat", name="Space", creation_content=space_type, room_version="10"
+    )
+    lobby = await a.hs.rooms.create_room(alice, preset="public_chat", name="Lobby")
+    hidden = await a.hs.rooms.create_room(alice, preset="private_chat", name="Hidden")
+    sub = await a.hs.rooms.create_room(
+        alice, preset="public_chat", name="Sub", creation_content=space_type
+    )
+    deep = await a.hs.rooms.create_room(alice, preset="public_chat", name="Deep")
+    local = await b.hs.rooms.create_room(bob, preset="public_chat", name="On B")
+    links = ((lobby, a.name), (hidden, a.name), (sub, a.name), (local, b.name))
+    for order, (child, via) in enumerate(links):
+        content = {"via": [via], "order": str(order)}
+        await a.hs.rooms.set_state(space, alice, "m.space.child", child, content)
+    await a.hs.rooms.set_state(sub, alice, "m.space.child", deep, {"via": [a.name]})
+    assert await b.hs.room_storage.events.get_room(space) is None
+
+    url = f"/_matrix/client/v1/rooms/{path_segment(space)}/hierarchy"
+    status, body = await call(b, "GET", url, token)
+    assert status == 200, body
+    names = [r.get("name") for r in body["rooms"]]
+    assert names == ["Space", "Lobby", "Sub", "Deep", "On B"]
+    top = body["rooms"][0]
+    assert {c["state_key"] for c in top["children_state"]} == {lobby, hidden, sub, local}
+    status, body = await call(b, "GET", url + "?max_depth=1", token)
+    assert [r.get("name") for r in body["rooms"]] == ["Space", "Lobby", "Sub", "On B"]
+    status, body = await call(b, "GET", url + "?limit=2", token)
+    assert [r.get("name") for r in body["rooms"]] == ["Space", "Lobby"]
+    status, rest = await call(b, "GET", url + f"?limit=10&from={body['next_batch']}", token)
+    assert [r.get("name") for r in rest["rooms"]] == ["Sub", "Deep", "On B"]
+    # A private room of A's is refused (A answers the hierarchy, the user may not see it).
+    private10 = await a.hs.rooms.create_room(
+        alice, preset="private_chat", name="Private", room_version="10"
+    )
+    assert (
+        await b.hs.federation_rooms.directory_client.hierarchy(private10, [a.name], False) is None
+    )
+    status, body = await call(
+        b, "GET", f"/_matrix/client/v1/rooms/{path_segment(private10)}/hierarchy", token
+    )
+    assert (status, body["errcode"]) == (403, "M_FORBIDDEN")
