@@ -68,11 +68,11 @@ class AccountDataStore:
     ) -> int:
         """Store ``content`` for ``data_type`` (global if ``room_id`` is None)."""
         async with self._db.transaction() as conn:
-            position = await self._put_in(conn, user_id, room_id, data_type, content)
-        await self._notify(user_id, position)
+            position = await self.put_in(conn, user_id, room_id, data_type, content)
+        await self.notify(user_id, position)
         return position
 
-    async def _put_in(
+    async def put_in(
         self,
         conn: Connection,
         user_id: str,
@@ -80,6 +80,8 @@ class AccountDataStore:
         data_type: str,
         content: dict[str, Any],
     ) -> int:
+        """:meth:`put` inside the caller's transaction (a component storing its own
+        data with the account data it mirrors); call :meth:`notify` after the commit."""
         position = await self._next_position(conn)
         await conn.execute(
             "INSERT INTO account_data (user_id, room_id, data_type, content, stream_id) "
@@ -93,23 +95,8 @@ class AccountDataStore:
         )
         return position
 
-    async def put_in(
-        self,
-        conn: Connection,
-        user_id: str,
-        room_id: str | None,
-        data_type: str,
-        content: dict[str, Any],
-    ) -> int:
-        """:meth:`put` inside the caller's transaction (a component storing its own
-        data with the account data it mirrors); call :meth:`notify` after the commit."""
-        return await self._put_in(conn, user_id, room_id, data_type, content)
-
     async def notify(self, user_id: str, position: int) -> None:
         """Tell the listeners about a write made with :meth:`put_in`."""
-        await self._notify(user_id, position)
-
-    async def _notify(self, user_id: str, position: int) -> None:
         for listener in self._listeners:
             await listener(user_id, position)
 
@@ -190,8 +177,8 @@ class AccountDataStore:
                 del tags[tag]
             else:
                 tags[tag] = body
-            position = await self._put_in(conn, user_id, room_id, TAG_EVENT_TYPE, {"tags": tags})
-        await self._notify(user_id, position)
+            position = await self.put_in(conn, user_id, room_id, TAG_EVENT_TYPE, {"tags": tags})
+        await self.notify(user_id, position)
 
     async def delete_user(self, user_id: str) -> None:
         """Forget all account data of a user (deactivation with erase)."""
