@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
+from ranvier.api.federation.legacy_send import legacy_send
 from ranvier.federation.inbound_auth import ServerAuthenticator
-from ranvier.federation.joins import JoinResident, MembershipRefused
-from ranvier.federation.legacy_v1 import wrap_v1
+from ranvier.federation.joins import JoinResident
 from ranvier.http.parse import parse_json, query_bool
 from ranvier.http.types import Request, Response, json_response
 
@@ -51,17 +51,7 @@ class FederationJoinApi:
     async def send_join_v1(self, request: Request) -> Response:
         """``PUT /v1/send_join/{roomId}/{eventId}`` (legacy, :mod:`.legacy_v1`): the v2
         answer (whole state) as ``[200, answer]``; a bad signature or sender is 403."""
-        origin = await self.auth.require_server(request)
-        try:
-            answer = await self.resident.send_join(
-                origin,
-                request.path_params["roomId"],
-                request.path_params["eventId"],
-                parse_json(request.body),
-            )
-        except MembershipRefused as exc:
-            raise exc.legacy() from None
-        return json_response(wrap_v1(answer))
+        return await legacy_send(request, self.auth, self.resident.send_join)
 
     def routes(self) -> list[RouteDef]:
         """The routes of this module."""

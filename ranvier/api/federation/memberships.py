@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from ranvier.api.client.common import RouteDef
 from ranvier.api.federation import FEDERATION_V1
+from ranvier.api.federation.legacy_send import legacy_send
 from ranvier.federation.inbound_auth import ServerAuthenticator
 from ranvier.federation.invites import InviteReceiver
-from ranvier.federation.joins import JoinResident, MembershipRefused
+from ranvier.federation.joins import JoinResident
 from ranvier.federation.legacy_v1 import wrap_v1
 from ranvier.federation.third_party import ThirdPartyExchange
 from ranvier.http.parse import parse_json
@@ -87,17 +88,7 @@ class FederationMembershipApi:
     async def send_leave_v1(self, request: Request) -> Response:
         """``PUT /v1/send_leave/{roomId}/{eventId}`` (legacy): ``[200, {}]``; a bad
         signature or sender is 403 (:meth:`MembershipRefused.legacy`)."""
-        origin = await self.auth.require_server(request)
-        try:
-            answer = await self.resident.send_leave(
-                origin,
-                request.path_params["roomId"],
-                request.path_params["eventId"],
-                parse_json(request.body),
-            )
-        except MembershipRefused as exc:
-            raise exc.legacy() from None
-        return json_response(wrap_v1(answer))
+        return await legacy_send(request, self.auth, self.resident.send_leave)
 
     async def make_knock(self, request: Request) -> Response:
         """``GET /v1/make_knock/{roomId}/{userId}?ver=...``."""
